@@ -1,0 +1,9 @@
+using System.CommandLine;
+using GspoSharp.Cli.Commands;
+
+var root = new RootCommand("gspo: post-train language models with GSPO (Group Sequence Policy Optimization), GSPO-token and GRPO.")
+{
+    ObjectiveCommand.Create(),
+    AdvantagesCommand.Create(),
+};
+return root.Parse(args).Invoke();
