@@ -1,0 +1,161 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace GspoSharp.Models.Architecture;
+
+/// <summary>The decoder stack: token embedding, layers, final norm (HF "model.*").</summary>
+public sealed class DecoderStack : nn.Module
+{
+#pragma warning disable IDE1006 // field names are the Hugging Face state-dict names
+    internal readonly Embedding embed_tokens;
+    internal readonly ModuleList<DecoderLayer> layers;
+    internal readonly RmsNorm norm;
+#pragma warning restore IDE1006
+
+    internal DecoderStack(ModelConfig config, ScalarType dtype) : base(nameof(DecoderStack))
+    {
+        embed_tokens = nn.Embedding(config.VocabSize, config.HiddenSize, dtype: dtype);
+        layers = new ModuleList<DecoderLayer>(Enumerable.Range(0, config.NumHiddenLayers)
+            .Select(i => new DecoderLayer(config, i, dtype)).ToArray());
+        norm = new RmsNorm(config.HiddenSize, config.RmsNormEps, dtype);
+        RegisterComponents();
+    }
+}
+
+/// <summary>
+/// A causal language model — Qwen3, Qwen3-MoE, Qwen2 or Llama, chosen by the config — with the
+/// Hugging Face parameter names (<c>model.layers.0.self_attn.q_proj.weight</c>, …). Forward passes
+/// return hidden states; <see cref="Logits"/> and <see cref="ScoreTokens"/> turn them into
+/// next-token distributions. With <c>tie_word_embeddings</c> the output head is the embedding
+/// parameter itself (one tensor, one optimizer entry).
+/// </summary>
+public sealed class CausalLm : nn.Module
+{
+#pragma warning disable IDE1006 // field names are the Hugging Face state-dict names
+    readonly DecoderStack model;
+    readonly Linear? lm_head;
+#pragma warning restore IDE1006
+    readonly RotaryEmbedding rotary;
+
+    /// <summary>A model with uninitialised weights; load them or call <see cref="InitializeWeights"/>.</summary>
+    public CausalLm(ModelConfig config, ScalarType dtype = ScalarType.Float32) : base(nameof(CausalLm))
+    {
+        Config = config;
+        DType = dtype;
+        model = new DecoderStack(config, dtype);
+        if (!config.TieWordEmbeddings) lm_head = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false, dtype: dtype);
+        rotary = new RotaryEmbedding(config);
+        RegisterComponents();
+    }
+
+    /// <summary>The validated config.json.</summary>
+    public ModelConfig Config { get; }
+
+    /// <summary>Parameter and compute dtype (RMSNorm, softmax and log-probs are always float32).</summary>
+    public ScalarType DType { get; }
+
+    /// <summary>The device of the parameters.</summary>
+    public Device Device => model.embed_tokens.weight!.device;
+
+    /// <summary>[V, d] output projection: lm_head, or the embedding when tied.</summary>
+    public Tensor OutputWeight => (lm_head?.weight ?? model.embed_tokens.weight)!;
+
+    /// <summary>Initialises like Hugging Face (normal(0, <paramref name="std"/>) weights, zero biases,
+    /// unit norms) from its own generator, so the result depends only on <paramref name="seed"/>.</summary>
+    public void InitializeWeights(long seed, double std = 0.02)
+    {
+        using var noGrad = no_grad();
+        var generator = new Generator((ulong)seed, Device);
+        foreach (var (name, p) in named_parameters())
+        {
+            using var scope = NewDisposeScope();
+            if (name.EndsWith("norm.weight", StringComparison.Ordinal)) p.fill_(1);
+            else if (name.EndsWith(".bias", StringComparison.Ordinal)) p.zero_();
+            else p.copy_(normal(0, std, p.shape, p.dtype, p.device, generator: generator));
+        }
+    }
+
+    /// <summary>A KV cache for <paramref name="batch"/> rows and <paramref name="capacity"/> positions.</summary>
+    public KvCache NewCache(long batch, long capacity) => new(Config, batch, capacity, DType, Device);
+
+    /// <summary>
+    /// Hidden states after the final norm, [B, t, d], for <paramref name="inputIds"/> [B, t].
+    /// <paramref name="attentionMask"/> [B, t] marks real tokens (padding may be on either side;
+    /// positions count real tokens only). With a <paramref name="cache"/>, the tokens continue the
+    /// cached ones and are appended to it.
+    /// </summary>
+    public Tensor Forward(Tensor inputIds, Tensor? attentionMask = null, KvCache? cache = null,
+        RoutingContext? routing = null, bool groupedExperts = true)
+    {
+        if (inputIds.dim() != 2 || inputIds.dtype != ScalarType.Int64)
+            throw new ArgumentException($"inputIds must be an int64 [B, T] tensor; got {inputIds.dtype} [{string.Join(", ", inputIds.shape)}].");
+        if (attentionMask is not null && !attentionMask.shape.SequenceEqual(inputIds.shape))
+            throw new ArgumentException($"attentionMask [{string.Join(", ", attentionMask.shape)}] must match inputIds [{string.Join(", ", inputIds.shape)}].");
+        if (cache is not null && cache.Batch != inputIds.shape[0])
+            throw new ArgumentException($"the KV cache holds {cache.Batch} rows but inputIds has {inputIds.shape[0]}.");
+
+        using var scope = NewDisposeScope();
+        long b = inputIds.shape[0], t = inputIds.shape[1], past = cache?.Length ?? 0;
+        var mask = attentionMask?.to_type(ScalarType.Bool) ?? ones(new[] { b, t }, ScalarType.Bool, inputIds.device);
+
+        // RoPE positions count real tokens only, so left padding does not shift them.
+        var positions = (mask.to_type(ScalarType.Int64).cumsum(1) - 1).clamp_min(0);
+        if (cache is not null) positions = positions + cache.NextPosition.unsqueeze(1);
+        var (cos, sin) = rotary.Angles(positions, DType);
+
+        // A query attends earlier real keys, and always itself so that padded rows stay finite.
+        var keyValid = cache is null ? mask : cat(new[] { cache.KeyMask, mask }, 1);
+        var queryIndex = arange(past, past + t, device: inputIds.device).unsqueeze(1);
+        var keyIndex = arange(past + t, device: inputIds.device).unsqueeze(0);
+        var allowed = (keyIndex <= queryIndex).unsqueeze(0).logical_and(keyValid.unsqueeze(1))
+            .logical_or((keyIndex == queryIndex).unsqueeze(0)).unsqueeze(1);     // [B, 1, t, past + t]
+
+        var h = model.embed_tokens.forward(inputIds);
+        foreach (var layer in model.layers)
+            h = layer.Forward(h, cos, sin, allowed, cache, routing, groupedExperts);
+        cache?.Advance(mask);
+        return model.norm.forward(h).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Logits [.., V] (float32, or float64 for a float64 model) for hidden states [.., d]. For a few positions (sampling, tests);
+    /// use <see cref="ScoreTokens"/> for log-probs of whole sequences.</summary>
+    public Tensor Logits(Tensor hidden)
+    {
+        using var scope = NewDisposeScope();
+        return hidden.matmul(OutputWeight.t()).to_type(Precision.Accumulate(hidden.dtype)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// log p(ids[t] | ids[&lt;t]) at temperature τ for the next-token predictions selected by
+    /// <paramref name="targetMask"/> [B, T−1] (true where ids[:, t+1] is scored), as [B, T−1] float32
+    /// (float64 for a float64 model) with zeros elsewhere, and the entropies of those distributions. Differentiable w.r.t. the
+    /// parameters; never materialises more than a chunk of float32 logits.
+    /// </summary>
+    public TokenScores ScoreTokens(Tensor inputIds, Tensor attentionMask, Tensor targetMask, double temperature = 1.0,
+        RoutingContext? routing = null)
+    {
+        long b = inputIds.shape[0], t = inputIds.shape[1];
+        if (t < 2) throw new ArgumentException("scoring needs sequences of at least 2 positions.");
+        if (!targetMask.shape.SequenceEqual(new[] { b, t - 1 }))
+            throw new ArgumentException($"targetMask must be [{b}, {t - 1}]; got [{string.Join(", ", targetMask.shape)}].");
+        if (!(temperature > 0)) throw new ArgumentException($"temperature must be > 0; got {temperature}.");
+
+        using var scope = NewDisposeScope();
+        var selected = targetMask.to_type(ScalarType.Bool);
+        var hidden = Forward(inputIds, attentionMask, routing: routing).narrow(1, 0, t - 1);
+        var rows = hidden[selected];                                      // [N, d]
+        var targets = inputIds.narrow(1, 1, t - 1)[selected];             // [N]
+        var (logProbs, entropy) = SelectedLogProbs.Compute(rows, OutputWeight, targets, temperature);
+        var zeros = torch.zeros(new[] { b, t - 1 }, logProbs.dtype, inputIds.device);
+        return new TokenScores(zeros.masked_scatter(selected, logProbs).MoveToOuterDisposeScope(),
+            zeros.masked_scatter(selected, entropy).MoveToOuterDisposeScope());
+    }
+}
+
+/// <summary>Per-position log-probs and entropies, [B, T−1] each, zero where not scored.</summary>
+public sealed record TokenScores(Tensor LogProbs, Tensor Entropy) : IDisposable
+{
+    /// <inheritdoc />
+    public void Dispose() { LogProbs.Dispose(); Entropy.Dispose(); }
+}

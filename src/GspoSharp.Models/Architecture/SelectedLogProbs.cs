@@ -1,0 +1,88 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace GspoSharp.Models.Architecture;
+
+/// <summary>
+/// log softmax(h Wᵀ / τ)[y] for N rows of hidden states h [N, d], output weights W [V, d] and
+/// targets y [N], plus each row's entropy, without ever holding more than a chunk of rows of
+/// float32 logits. Autograd would keep every chunk's [rows × V] logits alive for the backward
+/// pass — the memory that runs RL trainers out of memory with ~150k-token vocabularies — so the
+/// backward pass recomputes them chunk by chunk instead:
+/// <code>
+///   ∂lp/∂logits = onehot(y) − softmax(logits)      ∂/∂h = (g/τ) W      ∂/∂W = (g/τ)ᵀ h
+/// </code>
+/// Entropies are returned for metrics and carry no gradient.
+/// </summary>
+internal sealed class SelectedLogProbs : autograd.MultiTensorFunction<SelectedLogProbs>
+{
+    /// <summary>Rows of logits materialised at once: 256 × 152k float32 ≈ 155 MB.</summary>
+    public const long ChunkRows = 256;
+
+    public override string Name => nameof(SelectedLogProbs);
+
+    /// <summary>Returns [log-probs [N], entropies [N]] in float32 (float64 for float64 inputs).</summary>
+    public static (Tensor LogProbs, Tensor Entropy) Compute(Tensor hidden, Tensor weight, Tensor targets, double temperature)
+    {
+        var outputs = apply(hidden, weight, targets, temperature);
+        return (outputs[0], outputs[1]);
+    }
+
+    public override List<Tensor> forward(autograd.AutogradContext ctx, params object[] vars)
+    {
+        var (hidden, weight, targets, temperature) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], (double)vars[3]);
+        long n = hidden.shape[0];
+        var acc = Precision.Accumulate(hidden.dtype);
+        var logProbs = empty(n, acc, hidden.device);
+        var logSumExp = empty(n, acc, hidden.device);
+        var entropy = empty(n, acc, hidden.device);
+        for (long start = 0; start < n; start += ChunkRows)
+        {
+            using var scope = NewDisposeScope();
+            long rows = Math.Min(ChunkRows, n - start);
+            var logits = Logits(hidden.narrow(0, start, rows), weight, temperature);
+            var lse = logits.logsumexp(1);
+            var y = targets.narrow(0, start, rows).unsqueeze(1);
+            logProbs.narrow(0, start, rows).copy_(logits.gather(1, y).squeeze(1) - lse);
+            logSumExp.narrow(0, start, rows).copy_(lse);
+            // H = lse − Σ p·logits
+            entropy.narrow(0, start, rows).copy_(lse - ((logits - lse.unsqueeze(1)).exp() * logits).sum(1));
+        }
+        ctx.save_for_backward(new List<Tensor> { hidden, weight, targets, logSumExp });
+        ctx.save_data("temperature", temperature);
+        ctx.mark_non_differentiable(new List<Tensor> { entropy });
+        // Undefined output gradients stay undefined: materialising them would use TorchSharp's
+        // cached output templates, which belong to the caller's dispose scope and may be gone.
+        ctx.set_materialize_grads(false);
+        return new List<Tensor> { logProbs, entropy };
+    }
+
+    public override List<Tensor> backward(autograd.AutogradContext ctx, List<Tensor> gradOutputs)
+    {
+        var saved = ctx.get_saved_variables();
+        var (hidden, weight, targets, logSumExp) = (saved[0], saved[1], saved[2], saved[3]);
+        double temperature = (double)ctx.get_data("temperature");
+        var grad = gradOutputs[0];
+        if (grad.IsInvalid) return new List<Tensor> { null!, null!, null!, null! };   // only the entropy was used
+        long n = hidden.shape[0];
+        var acc = Precision.Accumulate(hidden.dtype);
+        var gradHidden = zeros_like(hidden);
+        var gradWeight = zeros(weight.shape, acc, weight.device);
+        for (long start = 0; start < n; start += ChunkRows)
+        {
+            using var scope = NewDisposeScope();
+            long rows = Math.Min(ChunkRows, n - start);
+            var h = hidden.narrow(0, start, rows);
+            var logits = Logits(h, weight, temperature);
+            var g = grad.narrow(0, start, rows).to_type(acc).unsqueeze(1);
+            var dLogits = -(logits - logSumExp.narrow(0, start, rows).unsqueeze(1)).exp() * g;    // −softmax · g
+            dLogits = dLogits.scatter_add(1, targets.narrow(0, start, rows).unsqueeze(1), g) / temperature;
+            gradHidden.narrow(0, start, rows).copy_(dLogits.matmul(weight.to_type(acc)));
+            gradWeight.add_(dLogits.t().matmul(h.to_type(acc)));
+        }
+        return new List<Tensor> { gradHidden, gradWeight.to_type(weight.dtype), null!, null! };
+    }
+
+    static Tensor Logits(Tensor hidden, Tensor weight, double temperature) =>
+        hidden.matmul(weight.t()).to_type(Precision.Accumulate(hidden.dtype)) / temperature;
+}

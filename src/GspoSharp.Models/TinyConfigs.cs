@@ -1,0 +1,77 @@
+using System.Text.Json.Nodes;
+using GspoSharp.Models.Architecture;
+
+namespace GspoSharp.Models;
+
+/// <summary>Model sizes GspoSharp can create from scratch.</summary>
+public enum ModelSize
+{
+    /// <summary>~0.1–0.5 M parameters: tests and the built-in demo (learns in minutes on a CPU).</summary>
+    Tiny,
+    /// <summary>~1–3 M parameters: the demo's policy (fast on 2 cores, able to learn arithmetic).</summary>
+    Small,
+    /// <summary>~50 M parameters: benchmarks of a model large enough that matmuls dominate.</summary>
+    Bench50M,
+}
+
+/// <summary>Configs of small models in each architecture, written exactly like real config.json files.</summary>
+public static class TinyConfigs
+{
+    /// <summary>The config of a <paramref name="size"/> model of <paramref name="type"/> for a vocabulary of <paramref name="vocabSize"/>.</summary>
+    public static ModelConfig Create(ModelType type, ModelSize size, int vocabSize, int? eosTokenId = null, int? padTokenId = null)
+    {
+        var (hidden, layers, heads, kvHeads, intermediate, experts, moeIntermediate) = size switch
+        {
+            ModelSize.Tiny => (64, 2, 4, 2, 128, 8, 32),
+            ModelSize.Small => (128, 4, 4, 2, 384, 8, 96),
+            _ => (512, 10, 8, 4, 1536, 16, 384),
+        };
+        if (type == ModelType.Qwen3Moe && size == ModelSize.Tiny) layers = 4;   // several MoE layers
+        var json = new JsonObject
+        {
+            ["architectures"] = new JsonArray(Architecture(type)),
+            ["model_type"] = ModelConfig.Name(type),
+            ["vocab_size"] = vocabSize,
+            ["hidden_size"] = hidden,
+            ["intermediate_size"] = intermediate,
+            ["num_hidden_layers"] = layers,
+            ["num_attention_heads"] = heads,
+            ["num_key_value_heads"] = kvHeads,
+            ["head_dim"] = hidden / heads,
+            ["hidden_act"] = "silu",
+            ["max_position_embeddings"] = 2048,
+            ["rms_norm_eps"] = 1e-6,
+            ["rope_theta"] = 10000.0,
+            ["rope_scaling"] = null,
+            ["tie_word_embeddings"] = true,
+            ["attention_dropout"] = 0.0,
+            ["initializer_range"] = 0.02,
+            ["torch_dtype"] = "float32",
+            ["use_cache"] = true,
+        };
+        if (type != ModelType.Qwen2) json["attention_bias"] = false;
+        if (type == ModelType.Qwen2) json["use_sliding_window"] = false;
+        if (type == ModelType.Llama) json["mlp_bias"] = false;
+        if (eosTokenId is { } eos) json["eos_token_id"] = eos;
+        if (padTokenId is { } pad) json["pad_token_id"] = pad;
+        if (type == ModelType.Qwen3Moe)
+        {
+            json["num_experts"] = experts;
+            json["num_experts_per_tok"] = 2;
+            json["moe_intermediate_size"] = moeIntermediate;
+            json["decoder_sparse_step"] = 1;
+            json["mlp_only_layers"] = new JsonArray();
+            json["norm_topk_prob"] = true;
+            json["router_aux_loss_coef"] = 0.001;
+        }
+        return ModelConfig.FromJson(json, "built-in " + ModelConfig.Name(type) + " config");
+    }
+
+    static string Architecture(ModelType type) => type switch
+    {
+        ModelType.Qwen3 => "Qwen3ForCausalLM",
+        ModelType.Qwen3Moe => "Qwen3MoeForCausalLM",
+        ModelType.Qwen2 => "Qwen2ForCausalLM",
+        _ => "LlamaForCausalLM",
+    };
+}
