@@ -96,6 +96,8 @@ public sealed class CausalLm : nn.Module
             throw new ArgumentException($"the KV cache holds {cache.Batch} rows but inputIds has {inputIds.shape[0]}.");
 
         using var scope = NewDisposeScope();
+        if (inputIds.numel() > 0 && (inputIds.min().item<long>() < 0 || inputIds.max().item<long>() >= Config.VocabSize))
+            throw new ArgumentException($"token ids must lie in [0, {Config.VocabSize}); got values from {inputIds.min().item<long>()} to {inputIds.max().item<long>()}.");
         long b = inputIds.shape[0], t = inputIds.shape[1], past = cache?.Length ?? 0;
         var mask = attentionMask?.to_type(ScalarType.Bool) ?? ones(new[] { b, t }, ScalarType.Bool, inputIds.device);
 

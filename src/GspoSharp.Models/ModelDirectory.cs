@@ -1,0 +1,152 @@
+using GspoSharp.Models.Architecture;
+using GspoSharp.Models.Checkpoints;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace GspoSharp.Models;
+
+/// <summary>
+/// Hugging Face model directories: <c>config.json</c>, safetensors weights (single or sharded),
+/// and the companion files (tokenizer, generation config) that travel with them. A model saved
+/// here opens unchanged in the Python ecosystem, and any such directory of a supported
+/// architecture loads here.
+/// </summary>
+public static class ModelDirectory
+{
+    /// <summary>The model's configuration file.</summary>
+    public const string ConfigFileName = "config.json";
+
+    /// <summary>Sampling defaults and end-of-sequence ids.</summary>
+    public const string GenerationConfigFileName = "generation_config.json";
+
+    /// <summary>Files copied along with the weights when saving: the tokenizer and generation settings.</summary>
+    public static readonly IReadOnlyList<string> CompanionFiles = new[]
+    {
+        GenerationConfigFileName, "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+        "vocab.json", "merges.txt", "added_tokens.json", "chat_template.jinja",
+    };
+
+    /// <summary>
+    /// Loads the model in <paramref name="directory"/>: validates config.json, checks that the
+    /// checkpoint holds exactly the model's tensors with the right shapes, converts them to
+    /// <paramref name="dtype"/> and places them on <paramref name="device"/>.
+    /// </summary>
+    /// <exception cref="ModelFormatException">A file is missing or malformed, or a tensor is missing,
+    /// unexpected or wrongly shaped; the message names the file and the tensor or field.</exception>
+    public static CausalLm Load(string directory, ScalarType dtype = ScalarType.Float32, Device? device = null)
+    {
+        if (!Directory.Exists(directory)) throw new ModelFormatException($"{directory}: the model directory does not exist.");
+        var config = ModelConfig.Load(Path.Combine(directory, ConfigFileName));
+        using var checkpoint = HfSafetensorsCheckpoint.Open(directory);
+        var model = new CausalLm(config, dtype);
+        try
+        {
+            var parameters = model.named_parameters().ToList();
+            var names = parameters.Select(p => p.name).ToHashSet(StringComparer.Ordinal);
+            var missing = names.Where(n => !checkpoint.Contains(n)).ToList();
+            if (missing.Count > 0)
+                throw new ModelFormatException($"{directory}: the checkpoint lacks {missing.Count} tensor(s) the {ModelConfig.Name(config.ModelType)} " +
+                                               $"config needs: {Describe(missing)}.");
+            var unexpected = checkpoint.Entries.Select(e => e.Name).Where(n => !names.Contains(n) && !Ignorable(n, config)).ToList();
+            if (unexpected.Count > 0)
+                throw new ModelFormatException($"{directory}: the checkpoint has {unexpected.Count} tensor(s) the config does not use: " +
+                                               $"{Describe(unexpected)}.");
+            using var noGrad = no_grad();
+            foreach (var (name, parameter) in parameters)
+            {
+                var entry = checkpoint.GetEntry(name);
+                if (!entry.Shape.SequenceEqual(parameter.shape))
+                    throw new ModelFormatException($"{entry.File}: tensor {name} has shape [{string.Join(", ", entry.Shape)}] " +
+                                                   $"but the config implies [{string.Join(", ", parameter.shape)}].");
+                using var scope = NewDisposeScope();
+                parameter.copy_(checkpoint.ReadTensor(name, dtype));
+            }
+            if (device is not null && device.type != DeviceType.CPU) model.to(device);
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Tensors a checkpoint may hold that the model rightly does not load: a tied output head
+    /// stored anyway, and RoPE frequency buffers of older exports.</summary>
+    static bool Ignorable(string name, ModelConfig config) =>
+        (config.TieWordEmbeddings && name == "lm_head.weight") || name.EndsWith("rotary_emb.inv_freq", StringComparison.Ordinal);
+
+    static string Describe(IReadOnlyList<string> names) =>
+        string.Join(", ", names.Take(5)) + (names.Count > 5 ? $" and {names.Count - 5} more" : "");
+
+    /// <summary>The generation config of <paramref name="directory"/>, or null when it has none.</summary>
+    public static GenerationConfig? LoadGenerationConfig(string directory)
+    {
+        string path = Path.Combine(directory, GenerationConfigFileName);
+        return File.Exists(path) ? GenerationConfig.Load(path) : null;
+    }
+
+    /// <summary>
+    /// Saves <paramref name="model"/> to <paramref name="directory"/> in Hugging Face format: config.json
+    /// (every original field kept, <c>torch_dtype</c> set to the storage dtype), the weights as
+    /// safetensors in <paramref name="storageDtype"/> (sharded above <paramref name="maxShardBytes"/>),
+    /// and the <see cref="CompanionFiles"/> found in <paramref name="companionsFrom"/>. Everything is
+    /// written to a temporary directory beside the target and renamed into place; an existing
+    /// non-empty target is replaced only with <paramref name="overwrite"/>.
+    /// </summary>
+    public static void Save(CausalLm model, string directory, string? companionsFrom = null,
+        ScalarType storageDtype = ScalarType.Float32, long maxShardBytes = HfSafetensorsCheckpoint.DefaultMaxShardBytes,
+        bool overwrite = false)
+    {
+        string target = Path.GetFullPath(directory);
+        if (Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any() && !overwrite)
+            throw new IOException($"{directory}: already exists and is not empty; choose another directory or allow overwriting.");
+        string parent = Path.GetDirectoryName(target)!;
+        Directory.CreateDirectory(parent);
+        string staging = Path.Combine(parent, $".{Path.GetFileName(target)}.partial-{Guid.NewGuid():N}");
+        try
+        {
+            Directory.CreateDirectory(staging);
+            var config = model.Config with { TorchDtype = DtypeName(storageDtype) };
+            File.WriteAllText(Path.Combine(staging, ConfigFileName),
+                config.ToJson().ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
+            using (var scope = NewDisposeScope())
+            {
+                var tensors = model.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter.detach().cpu());
+                HfSafetensorsCheckpoint.Save(staging, tensors, storageDtype, maxShardBytes);
+            }
+            if (companionsFrom is not null)
+                foreach (var file in CompanionFiles)
+                    if (File.Exists(Path.Combine(companionsFrom, file)))
+                        File.Copy(Path.Combine(companionsFrom, file), Path.Combine(staging, file));
+            Publish(staging, target);
+        }
+        finally
+        {
+            if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
+        }
+    }
+
+    /// <summary>Moves a complete staging directory to <paramref name="target"/>, replacing what is there.</summary>
+    static void Publish(string staging, string target)
+    {
+        if (!Directory.Exists(target))
+        {
+            Directory.Move(staging, target);
+            return;
+        }
+        string old = target + $".old-{Guid.NewGuid():N}";
+        Directory.Move(target, old);
+        Directory.Move(staging, target);
+        Directory.Delete(old, recursive: true);
+    }
+
+    /// <summary>The config.json name of a storage dtype.</summary>
+    public static string DtypeName(ScalarType dtype) => dtype switch
+    {
+        ScalarType.Float32 => "float32",
+        ScalarType.BFloat16 => "bfloat16",
+        ScalarType.Float16 => "float16",
+        _ => throw new ArgumentException($"weights are stored as float32, bfloat16 or float16, not {dtype}."),
+    };
+}
