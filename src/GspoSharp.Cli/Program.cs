@@ -5,5 +5,6 @@ var root = new RootCommand("gspo: post-train language models with GSPO (Group Se
 {
     ObjectiveCommand.Create(),
     AdvantagesCommand.Create(),
+    ScoreCommand.Create(),
 };
 return root.Parse(args).Invoke();

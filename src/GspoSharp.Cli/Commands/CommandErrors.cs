@@ -1,4 +1,5 @@
 using System.Text.Json;
+using GspoSharp.Models;
 
 namespace GspoSharp.Cli.Commands;
 
@@ -14,7 +15,7 @@ internal static class CommandErrors
         {
             return command();
         }
-        catch (Exception e) when (e is ArgumentException or FileNotFoundException or DirectoryNotFoundException
+        catch (Exception e) when (e is ArgumentException or FileNotFoundException or DirectoryNotFoundException or ModelFormatException
                                       or InvalidDataException or JsonException or IOException or UnauthorizedAccessException)
         {
             // Plain text, one line: no wrapping at the terminal width, easy to grep in CI logs.
