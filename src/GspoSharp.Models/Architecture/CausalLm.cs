@@ -76,8 +76,9 @@ public sealed class CausalLm : nn.Module
         }
     }
 
-    /// <summary>A KV cache for <paramref name="batch"/> rows and <paramref name="capacity"/> positions.</summary>
-    public KvCache NewCache(long batch, long capacity) => new(Config, batch, capacity, DType, Device);
+    /// <summary>A KV cache with <paramref name="rows"/> live rows (room for <paramref name="maxRows"/>) and
+    /// <paramref name="capacity"/> positions.</summary>
+    public KvCache NewCache(long rows, long capacity, long? maxRows = null) => new(Config, rows, capacity, DType, Device, maxRows);
 
     /// <summary>
     /// Hidden states after the final norm, [B, t, d], for <paramref name="inputIds"/> [B, t].

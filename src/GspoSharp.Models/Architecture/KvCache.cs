@@ -4,34 +4,44 @@ using static TorchSharp.torch;
 namespace GspoSharp.Models.Architecture;
 
 /// <summary>
-/// Keys and values of every layer for incremental decoding: allocated once for a batch and a
-/// capacity (prompt + new tokens), filled by a prefill, then one position per decoding step.
-/// All rows share the same column layout (prompts are left-padded), so a step appends one
-/// column for the whole batch; <see cref="KeyMask"/> marks which columns hold real tokens.
-/// The cache owns its tensors (they belong to no dispose scope); dispose it when done.
+/// Keys and values of every layer for incremental decoding, allocated once for at most
+/// <see cref="MaxRows"/> rows and <see cref="Capacity"/> positions (prompt + new tokens): filled
+/// by a prefill, then one position per decoding step. All rows share the same column layout
+/// (prompts are left-padded), so a step appends one column for the whole batch;
+/// <see cref="KeyMask"/> marks which columns hold real tokens. The live rows are the first
+/// <see cref="Batch"/> of the buffers: <see cref="SelectRows"/> rearranges them in place (to share
+/// one prefill among n samples, or to drop finished samples) without reallocating. The cache
+/// owns its tensors (they belong to no dispose scope); dispose it when done.
 /// </summary>
 public sealed class KvCache : IDisposable
 {
     readonly Tensor[] keys;
     readonly Tensor[] values;
-    Tensor keyMask;
-    Tensor nextPosition;
+    readonly Tensor keyMask;
+    readonly Tensor nextPosition;
 
-    /// <summary>An empty cache for <paramref name="batch"/> rows and <paramref name="capacity"/> positions.</summary>
-    public KvCache(ModelConfig config, long batch, long capacity, ScalarType dtype, Device device)
+    /// <summary>An empty cache with <paramref name="rows"/> live rows, room for <paramref name="maxRows"/>
+    /// (default: the same) and <paramref name="capacity"/> positions.</summary>
+    public KvCache(ModelConfig config, long rows, long capacity, ScalarType dtype, Device device, long? maxRows = null)
     {
-        if (batch < 1 || capacity < 1) throw new ArgumentException($"a KV cache needs batch ≥ 1 and capacity ≥ 1; got {batch} and {capacity}.");
+        MaxRows = maxRows ?? rows;
+        if (rows < 1 || capacity < 1 || MaxRows < rows)
+            throw new ArgumentException($"a KV cache needs 1 ≤ rows ≤ maxRows and capacity ≥ 1; got {rows}, {MaxRows} and {capacity}.");
         Capacity = capacity;
+        Batch = rows;
         keys = new Tensor[config.NumHiddenLayers];
         values = new Tensor[config.NumHiddenLayers];
         for (int i = 0; i < keys.Length; i++)
         {
-            keys[i] = zeros(new[] { batch, config.NumKeyValueHeads, capacity, config.HeadDim }, dtype, device).DetachFromDisposeScope();
-            values[i] = zeros(new[] { batch, config.NumKeyValueHeads, capacity, config.HeadDim }, dtype, device).DetachFromDisposeScope();
+            keys[i] = zeros(new[] { MaxRows, config.NumKeyValueHeads, capacity, config.HeadDim }, dtype, device).DetachFromDisposeScope();
+            values[i] = zeros(new[] { MaxRows, config.NumKeyValueHeads, capacity, config.HeadDim }, dtype, device).DetachFromDisposeScope();
         }
-        keyMask = zeros(new[] { batch, capacity }, ScalarType.Bool, device).DetachFromDisposeScope();
-        nextPosition = zeros(new[] { batch }, ScalarType.Int64, device).DetachFromDisposeScope();
+        keyMask = zeros(new[] { MaxRows, capacity }, ScalarType.Bool, device).DetachFromDisposeScope();
+        nextPosition = zeros(new[] { MaxRows }, ScalarType.Int64, device).DetachFromDisposeScope();
     }
+
+    /// <summary>Rows the buffers can hold.</summary>
+    public long MaxRows { get; }
 
     /// <summary>Positions the cache can hold.</summary>
     public long Capacity { get; }
@@ -39,14 +49,14 @@ public sealed class KvCache : IDisposable
     /// <summary>Positions filled so far.</summary>
     public long Length { get; private set; }
 
-    /// <summary>Rows in the cache.</summary>
-    public long Batch => keyMask.shape[0];
+    /// <summary>Live rows.</summary>
+    public long Batch { get; private set; }
 
     /// <summary>[B, Length] true where a cached position holds a real (not padding) token.</summary>
-    public Tensor KeyMask => keyMask.narrow(1, 0, Length);
+    public Tensor KeyMask => keyMask.narrow(0, 0, Batch).narrow(1, 0, Length);
 
     /// <summary>[B] the RoPE position the next real token of each row will take.</summary>
-    public Tensor NextPosition => nextPosition;
+    public Tensor NextPosition => nextPosition.narrow(0, 0, Batch);
 
     /// <summary>Writes a layer's new keys/values [B, Hkv, t, D] after the filled part and returns the
     /// keys and values of all positions so far, [B, Hkv, Length + t, D] views.</summary>
@@ -55,38 +65,36 @@ public sealed class KvCache : IDisposable
         long t = k.shape[2];
         if (Length + t > Capacity)
             throw new InvalidOperationException($"KV cache full: {Length} + {t} positions exceed its capacity {Capacity}.");
-        keys[layer].narrow(2, Length, t).copy_(k);
-        values[layer].narrow(2, Length, t).copy_(v);
-        return (keys[layer].narrow(2, 0, Length + t), values[layer].narrow(2, 0, Length + t));
+        var layerKeys = keys[layer].narrow(0, 0, Batch);
+        var layerValues = values[layer].narrow(0, 0, Batch);
+        layerKeys.narrow(2, Length, t).copy_(k);
+        layerValues.narrow(2, Length, t).copy_(v);
+        return (layerKeys.narrow(2, 0, Length + t), layerValues.narrow(2, 0, Length + t));
     }
 
     /// <summary>Records that <paramref name="mask"/> [B, t] positions were appended to every layer.</summary>
     internal void Advance(Tensor mask)
     {
         long t = mask.shape[1];
-        keyMask.narrow(1, Length, t).copy_(mask);
-        nextPosition.add_(mask.to_type(ScalarType.Int64).sum(1));
+        keyMask.narrow(0, 0, Batch).narrow(1, Length, t).copy_(mask);
+        NextPosition.add_(mask.to_type(ScalarType.Int64).sum(1));
         Length += t;
     }
 
-    /// <summary>Keeps only the rows <paramref name="index"/> (e.g. unfinished samples, or each prompt
-    /// repeated n times to share one prefill among n samples).</summary>
+    /// <summary>Makes the live rows the current rows <paramref name="index"/> [n] (e.g. the unfinished
+    /// samples, or each prompt repeated n times to share one prefill), in place.</summary>
     public void SelectRows(Tensor index)
     {
+        long rows = index.shape[0];
+        if (rows < 1 || rows > MaxRows)
+            throw new ArgumentException($"cannot select {rows} rows in a KV cache of at most {MaxRows}.");
         using var scope = NewDisposeScope();
-        for (int i = 0; i < keys.Length; i++)
+        foreach (var buffer in keys.Concat(values).Append(keyMask).Append(nextPosition))
         {
-            keys[i] = Replace(keys[i], keys[i].index_select(0, index));
-            values[i] = Replace(values[i], values[i].index_select(0, index));
+            var gathered = buffer.narrow(0, 0, Batch).index_select(0, index);   // a copy: safe to write back
+            buffer.narrow(0, 0, rows).copy_(gathered);
         }
-        keyMask = Replace(keyMask, keyMask.index_select(0, index));
-        nextPosition = Replace(nextPosition, nextPosition.index_select(0, index));
-    }
-
-    static Tensor Replace(Tensor old, Tensor replacement)
-    {
-        old.Dispose();
-        return replacement.DetachFromDisposeScope();
+        Batch = rows;
     }
 
     /// <inheritdoc />

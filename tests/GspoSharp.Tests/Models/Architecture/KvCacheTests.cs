@@ -110,16 +110,24 @@ public class KvCacheTests
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         var (ids, mask) = LeftPadded(Sequences);
-        using var cache = lm.NewCache(3, ids.shape[1] + 1);
+        using var cache = lm.NewCache(3, ids.shape[1] + 2, maxRows: 4);
         lm.Forward(ids, mask, cache);
-        cache.SelectRows(tensor(new long[] { 2, 2, 0 }));   // row 2 twice (shared prefill), row 0 once
+        cache.SelectRows(tensor(new long[] { 2, 2, 0, 1 }));   // grow in place: row 2 twice (shared prefill)
 
-        var next = tensor(new long[] { 7, 7, 7 }).unsqueeze(1);
-        var step = lm.Logits(lm.Forward(next, ones(3, 1, ScalarType.Bool), cache))[.., 0];
-        foreach (var (row, source) in new[] { (0, 2), (1, 2), (2, 0) })
+        var next = tensor(new long[] { 7, 7, 7, 7 }).unsqueeze(1);
+        var step = lm.Logits(lm.Forward(next, ones(4, 1, ScalarType.Bool), cache))[.., 0];
+        foreach (var (row, source) in new[] { (0, 2), (1, 2), (2, 0), (3, 1) })
         {
             var alone = lm.Logits(lm.Forward(tensor(Sequences[source].Append(7L).ToArray()).unsqueeze(0)))[0, -1];
             Assert.True(MaxDiff(alone, step[row]) <= 1e-5, $"row {row} (prompt {source})");
+        }
+
+        cache.SelectRows(tensor(new long[] { 3, 0 }));           // shrink: keep prompt 1 and the first copy of prompt 2
+        var last = lm.Logits(lm.Forward(tensor(new long[] { 5, 5 }).unsqueeze(1), cache: cache))[.., 0];
+        foreach (var (row, source) in new[] { (0, 1), (1, 2) })
+        {
+            var alone = lm.Logits(lm.Forward(tensor(Sequences[source].Append(7L).Append(5L).ToArray()).unsqueeze(0)))[0, -1];
+            Assert.True(MaxDiff(alone, last[row]) <= 1e-5, $"after shrinking, row {row} (prompt {source})");
         }
     }
 
