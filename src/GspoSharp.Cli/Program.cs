@@ -6,5 +6,8 @@ var root = new RootCommand("gspo: post-train language models with GSPO (Group Se
     ObjectiveCommand.Create(),
     AdvantagesCommand.Create(),
     ScoreCommand.Create(),
+    TokenizeCommand.Create(),
+    InitModelCommand.Create(),
+    GenerateCommand.Create(),
 };
 return root.Parse(args).Invoke();

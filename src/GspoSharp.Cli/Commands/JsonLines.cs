@@ -23,7 +23,7 @@ internal static class JsonLines
             }
             catch (JsonException e)
             {
-                throw new InvalidDataException($"{path}:{number}: invalid JSON ({e.Message})");
+                throw new InvalidDataException($"{path}:{number}: invalid JSON: {e.Message}");
             }
             yield return (number, node as JsonObject ?? throw new InvalidDataException($"{path}:{number}: expected a JSON object."));
         }
@@ -40,24 +40,29 @@ internal static class JsonLines
     }
 
     /// <summary>
-    /// Writes lines to <paramref name="path"/> through a temporary file renamed at the end, or to
-    /// standard output when <paramref name="path"/> is null. If producing the lines fails, no
-    /// output file is left behind.
+    /// Writes lines to <paramref name="path"/>, or to standard output when it is null, through a
+    /// temporary file: renamed into place (or copied to standard output) only once every line is
+    /// written, so a failure part-way leaves no partial output.
     /// </summary>
     public static void Write(string? path, Action<TextWriter> produce)
     {
-        if (path is null)
-        {
-            produce(Console.Out);
-            return;
-        }
-        string full = Path.GetFullPath(path);
-        string temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        string? full = path is null ? null : Path.GetFullPath(path);
+        string? directory = full is null ? null : Path.GetDirectoryName(full);
+        if (directory is not null && !Directory.Exists(directory))
+            throw new DirectoryNotFoundException($"{path}: directory {directory} not found.");
+        string temp = full is null ? Path.GetTempFileName() : Path.Combine(directory!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
         try
         {
             using (var writer = new StreamWriter(temp, false, new UTF8Encoding(false)))
                 produce(writer);
-            File.Move(temp, full, overwrite: true);
+            if (full is not null)
+                File.Move(temp, full, overwrite: true);
+            else
+            {
+                using var stdout = Console.OpenStandardOutput();
+                using var written = File.OpenRead(temp);
+                written.CopyTo(stdout);
+            }
         }
         finally
         {

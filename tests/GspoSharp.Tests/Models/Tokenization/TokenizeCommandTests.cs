@@ -53,10 +53,10 @@ public class TokenizeCommandTests
     }
 
     [Theory]
-    [InlineData("{\"text\": \"ok\"}\n{\"text\": \"broken\n", "in.jsonl: line 2: invalid JSON")]
-    [InlineData("{\"text\": \"ok\"}\n{\"txt\": \"x\"}\n", "in.jsonl: line 2: expected an object with a \"text\" string")]
-    [InlineData("{\"text\": 3}\n", "in.jsonl: line 1: expected an object with a \"text\" string")]
-    [InlineData("[\"text\"]\n", "in.jsonl: line 1: expected an object")]
+    [InlineData("{\"text\": \"ok\"}\n{\"text\": \"broken\n", "in.jsonl:2: invalid JSON")]
+    [InlineData("{\"text\": \"ok\"}\n{\"txt\": \"x\"}\n", "in.jsonl:2: expected an object with a \"text\" string")]
+    [InlineData("{\"text\": 3}\n", "in.jsonl:1: expected an object with a \"text\" string")]
+    [InlineData("[\"text\"]\n", "in.jsonl:1: expected a JSON object")]
     public void Bad_lines_fail_with_the_line_named_and_no_output(string content, string message)
     {
         var (dir, _) = Setup();
