@@ -1,9 +1,9 @@
 using GspoSharp.Bench;
 
 // Benchmarks print figures measured side by side in one run; docs/performance.md records them.
-//   dotnet run -c Release --project bench/GspoSharp.Bench -- [matmul|objective|model|all]
+//   dotnet run -c Release --project bench/GspoSharp.Bench -- [matmul|objective|model|rollout|all] [--quick]
 string which = args.Length > 0 ? args[0] : "all";
-string[] known = { "matmul", "objective", "model", "all" };
+string[] known = { "matmul", "objective", "model", "rollout", "all" };
 if (!known.Contains(which))
 {
     Console.Error.WriteLine($"error: unknown benchmark '{which}'; use {string.Join(", ", known)}.");
@@ -13,4 +13,5 @@ Console.WriteLine($"threads: {TorchSharp.torch.get_num_threads()}, {Environment.
 double ceiling = MatmulBench.GflopsPerSecond(print: true);
 if (which is "objective" or "all") ObjectiveBench.Run();
 if (which is "model" or "all") ModelBench.Run(ceiling);
+if (which is "rollout" or "all") RolloutBench.Run(ceiling, quick: args.Contains("--quick"));
 return 0;

@@ -3,6 +3,9 @@ using GspoSharp.Cli.Commands;
 
 var root = new RootCommand("gspo: post-train language models with GSPO (Group Sequence Policy Optimization), GSPO-token and GRPO.")
 {
+    TrainCommand.Create(),
+    SftCommand.Create(),
+    EvalCommand.Create(),
     ObjectiveCommand.Create(),
     AdvantagesCommand.Create(),
     ScoreCommand.Create(),

@@ -17,6 +17,13 @@ public sealed record PolicyBatch(Tensor LogProbs, Tensor OldLogProbs, Tensor Adv
     /// <summary>[B, T] log-probs under a frozen reference policy; needed when β &gt; 0, reported when given.</summary>
     public Tensor? RefLogProbs { get; init; }
 
+    /// <summary>
+    /// With gradient accumulation, the counts of the whole mini-batch this batch is a slice of:
+    /// the loss then uses them as denominators, so that the micro-batch losses add up exactly to
+    /// the loss of the whole mini-batch. Null: the batch's own counts.
+    /// </summary>
+    public LossTotals? Totals { get; init; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the tensor whose shape, dtype or device is wrong.</summary>
     internal void Check(ImportanceSamplingLevel level)
     {
@@ -55,3 +62,9 @@ public sealed record PolicyBatch(Tensor LogProbs, Tensor OldLogProbs, Tensor Adv
 
     static string Shape(Tensor tensor) => string.Join(", ", tensor.shape);
 }
+
+/// <summary>Denominators of the loss aggregation for a whole mini-batch (see <see cref="PolicyBatch.Totals"/>).</summary>
+/// <param name="Sequences">Non-empty responses (loss_type grpo).</param>
+/// <param name="Tokens">Response tokens (loss_type dapo).</param>
+/// <param name="Rows">Responses including empty ones (loss_type dr_grpo).</param>
+public sealed record LossTotals(long Sequences, long Tokens, long Rows);

@@ -87,13 +87,14 @@ public static class PolicyObjective
         }
         perToken = perToken.masked_fill(padding, 0);
 
-        var responses = (lengths > 0).sum();
-        var tokens = lengths.sum();
+        var responses = batch.Totals is { } totals ? tensor((double)totals.Sequences, dtype) : (lengths > 0).sum();
+        var tokens = batch.Totals is { } t2 ? tensor((double)t2.Tokens, dtype) : lengths.sum();
+        double rows = batch.Totals?.Rows ?? b;
         var loss = options.LossType switch
         {
             LossType.Grpo => (perToken.sum(1) / safeLengths).sum() / responses.clamp_min(1),
             LossType.Dapo => perToken.sum() / tokens.clamp_min(1),
-            _ => perToken.sum() / ((double)b * options.MaxCompletionLength),
+            _ => perToken.sum() / (rows * options.MaxCompletionLength),
         };
 
         Tensor metrics;

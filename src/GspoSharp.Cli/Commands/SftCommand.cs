@@ -1,0 +1,52 @@
+using System.CommandLine;
+using GspoSharp.Models;
+using GspoSharp.Tasks;
+using GspoSharp.Training;
+
+namespace GspoSharp.Cli.Commands;
+
+/// <summary><c>gspo sft</c>: supervised warm start on demonstrations ("completion" fields), saved as a new model.</summary>
+internal static class SftCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<DirectoryInfo>("--model", "-m") { Description = "Model directory to start from.", Required = true };
+        var task = new Option<string?>("--task") { Description = "Built-in task (arithmetic | reverse)." };
+        var dataset = new Option<FileInfo?>("--dataset") { Description = "JSON Lines with \"prompt\"/\"messages\" and \"completion\"." };
+        var output = new Option<string>("--out", "-o") { Description = "Directory for the fine-tuned model.", Required = true };
+        var steps = new Option<int>("--steps") { Description = "Optimizer steps.", DefaultValueFactory = _ => 800 };
+        var batch = new Option<int>("--batch-size") { Description = "Demonstrations per step.", DefaultValueFactory = _ => 32 };
+        var lr = new Option<double>("--learning-rate") { Description = "Peak learning rate (10% warm-up, cosine).", DefaultValueFactory = _ => 1e-2 };
+        var chat = new Option<bool>("--chat") { Description = "Wrap plain prompts in the chat template." };
+        var seed = new Option<long>("--seed") { Description = "Seed of the task stream.", DefaultValueFactory = _ => 42 };
+        var command = new Command("sft", "Supervised fine-tuning on demonstrations (the cold start before RL).")
+        {
+            model, task, dataset, output, steps, batch, lr, chat, seed,
+        };
+        command.SetAction(parse => CommandErrors.Run(() =>
+        {
+            if ((parse.GetValue(task) is null) == (parse.GetValue(dataset) is null))
+                throw new ArgumentException("give exactly one of --task and --dataset.");
+            var data = parse.GetValue(task) is { } name
+                ? Dataset.FromTask(SyntheticTask.Get(name), TaskSplit.Train, parse.GetValue(seed))
+                : Dataset.FromJsonLines(parse.GetValue(dataset)!.FullName, Array.Empty<Rewards.IRewardFunction>());
+            string source = parse.GetValue(model)!.FullName;
+            using var policy = Policy.Load(source, parse.GetValue(chat));
+            var options = new SftOptions
+            {
+                Steps = parse.GetValue(steps), BatchSize = parse.GetValue(batch), LearningRate = parse.GetValue(lr), Seed = parse.GetValue(seed),
+            };
+            if (options.Steps < 1 || options.BatchSize < 1 || !(options.LearningRate > 0))
+                throw new ArgumentException("--steps and --batch-size must be ≥ 1 and --learning-rate > 0.");
+            TrainCommand.Run(progress =>
+            {
+                progress.Stage("sft", $"{options.Steps} steps × {options.BatchSize} demonstrations from {data.Name}");
+                SupervisedFineTuning.Run(policy, data, options, (step, loss, _) => progress.SftStep(step, options.Steps, loss));
+                progress.Stage("save", parse.GetValue(output)!);
+                ModelDirectory.Save(policy.Model, parse.GetValue(output)!, companionsFrom: source);
+            }, Math.Max(1, options.Steps / 20));
+            return 0;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,82 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using GspoSharp.Rewards;
+
+namespace GspoSharp.Tasks;
+
+/// <summary>
+/// Prompts with the fields rewards need: a built-in synthetic task (unlimited, deterministic)
+/// or a JSON Lines file. Each row has <c>prompt</c> (text) or <c>messages</c> (chat turns
+/// [{"role", "content"}]) and whatever the rewards read (e.g. <c>answer</c>), optionally
+/// <c>completion</c> (a demonstration, for SFT).
+/// </summary>
+public sealed class Dataset
+{
+    readonly Func<long, JsonObject> row;
+
+    Dataset(string name, long? count, Func<long, JsonObject> row)
+    {
+        Name = name;
+        Count = count;
+        this.row = row;
+    }
+
+    /// <summary>Where the rows come from (task name or file path).</summary>
+    public string Name { get; }
+
+    /// <summary>Number of rows; null for an unlimited synthetic stream.</summary>
+    public long? Count { get; }
+
+    /// <summary>Row <paramref name="index"/>; finite datasets wrap around.</summary>
+    public JsonObject Row(long index) => row(Count is { } n ? index % n : index);
+
+    /// <summary>The <paramref name="split"/> stream of a synthetic task.</summary>
+    public static Dataset FromTask(SyntheticTask task, TaskSplit split, long seed) =>
+        new($"{task.Name} ({split.ToString().ToLowerInvariant()})", null, i => task.Example(seed, split, i));
+
+    /// <summary>The first <paramref name="count"/> rows of another dataset (a fixed held-out set).</summary>
+    public Dataset Take(long count) => new(Name, Count is { } n ? Math.Min(n, count) : count, row);
+
+    /// <summary>
+    /// Reads a JSON Lines file and checks every row: valid JSON object, a <c>prompt</c> string or a
+    /// <c>messages</c> list of {role, content} strings, and the fields <paramref name="rewards"/> need.
+    /// Errors name the file and line.
+    /// </summary>
+    public static Dataset FromJsonLines(string path, IEnumerable<IRewardFunction> rewards)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: file not found.");
+        var required = rewards.SelectMany(r => r.RequiredFields).Distinct().ToList();
+        var rows = new List<JsonObject>();
+        int line = 0;
+        foreach (var text in File.ReadLines(path))
+        {
+            line++;
+            if (string.IsNullOrWhiteSpace(text)) continue;
+            JsonObject obj;
+            try
+            {
+                obj = JsonNode.Parse(text) as JsonObject ?? throw new InvalidDataException($"{path}:{line}: expected a JSON object.");
+            }
+            catch (JsonException e)
+            {
+                throw new InvalidDataException($"{path}:{line}: invalid JSON: {e.Message}");
+            }
+            CheckPrompt(obj, path, line);
+            foreach (var field in required)
+                if (obj[field] is null)
+                    throw new InvalidDataException($"{path}:{line}: missing field \"{field}\", which the rewards need.");
+            rows.Add(obj);
+        }
+        if (rows.Count == 0) throw new InvalidDataException($"{path}: no rows.");
+        return new Dataset(path, rows.Count, i => rows[(int)i]);
+    }
+
+    static void CheckPrompt(JsonObject row, string path, int line)
+    {
+        if (row["prompt"] is JsonValue v && v.GetValueKind() == JsonValueKind.String) return;
+        if (row["messages"] is JsonArray messages && messages.Count > 0 && messages.All(m =>
+                m is JsonObject o && o["role"]?.GetValueKind() == JsonValueKind.String && o["content"]?.GetValueKind() == JsonValueKind.String))
+            return;
+        throw new InvalidDataException($"{path}:{line}: needs a \"prompt\" string or a \"messages\" list of {{\"role\", \"content\"}} strings.");
+    }
+}

@@ -1,0 +1,169 @@
+using System.ComponentModel;
+using System.Globalization;
+using System.Reflection;
+using System.Text;
+using GspoSharp.Objectives;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace GspoSharp.Training;
+
+/// <summary>
+/// Reads a <see cref="TrainConfig"/> from a flat YAML (or JSON) file of <c>key: value</c> lines and
+/// <c>key=value</c> overrides, and writes one back. Unknown keys, nested values and values of the
+/// wrong type are refused with the file, line and key named.
+/// </summary>
+public static class ConfigFile
+{
+    static readonly IReadOnlyDictionary<string, PropertyInfo> Properties = typeof(TrainConfig)
+        .GetProperties(BindingFlags.Public | BindingFlags.Instance)
+        .Where(p => p.GetCustomAttribute<DescriptionAttribute>() is not null)
+        .ToDictionary(p => SnakeCase(p.Name));
+
+    /// <summary>The keys, in declaration order.</summary>
+    public static IEnumerable<string> Keys => Properties.Keys;
+
+    /// <summary>Applies <paramref name="path"/> (if given) and then <paramref name="overrides"/> on <paramref name="baseConfig"/>.</summary>
+    public static TrainConfig Load(TrainConfig baseConfig, string? path, IEnumerable<string> overrides)
+    {
+        var config = baseConfig;
+        if (path is not null)
+        {
+            if (!File.Exists(path)) throw new FileNotFoundException($"{path}: file not found.");
+            config = Apply(config, File.ReadAllText(path), path);
+        }
+        foreach (var item in overrides)
+        {
+            int eq = item.IndexOf('=');
+            if (eq <= 0) throw new ArgumentException($"--set {item}: expected key=value.");
+            config = Apply(config, $"{item[..eq].Trim()}: {item[(eq + 1)..]}", $"--set {item}");
+        }
+        return config;
+    }
+
+    /// <summary>Applies the <c>key: value</c> entries of YAML <paramref name="text"/>; <paramref name="source"/> names it in errors.</summary>
+    public static TrainConfig Apply(TrainConfig config, string text, string source)
+    {
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(text));
+        }
+        catch (YamlException e)
+        {
+            throw new ArgumentException($"{source}:{e.Start.Line}: {e.Message}");
+        }
+        if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is YamlScalarNode { Value: null or "" }) return config;
+        if (stream.Documents[0].RootNode is not YamlMappingNode root)
+            throw new ArgumentException($"{source}: expected key: value lines.");
+        var copy = config with { };
+        foreach (var (keyNode, valueNode) in root.Children)
+        {
+            string key = ((YamlScalarNode)keyNode).Value ?? "";
+            string where = $"{source}:{keyNode.Start.Line}";
+            if (!Properties.TryGetValue(key, out var property))
+                throw new ArgumentException($"{where}: unknown key '{key}'{Suggestion(key)}.");
+            property.SetValue(copy, Convert(valueNode, property.PropertyType, $"{where}: {key}"));
+        }
+        return copy;
+    }
+
+    static object? Convert(YamlNode node, Type type, string where)
+    {
+        var underlying = Nullable.GetUnderlyingType(type);
+        if (node is YamlScalarNode scalar && scalar.Style == ScalarStyle.Plain && scalar.Value is null or "null" or "~" or "")
+            return underlying is not null || !type.IsValueType ? null : throw new ArgumentException($"{where} cannot be null.");
+        type = underlying ?? type;
+        if (type == typeof(IReadOnlyList<string>) || type == typeof(IReadOnlyList<double>))
+        {
+            if (node is not YamlSequenceNode sequence) throw new ArgumentException($"{where} must be a list, e.g. [a, b].");
+            var items = sequence.Children.Select((item, i) => Convert(item, type.GetGenericArguments()[0], $"{where}[{i}]")).ToList();
+            return type == typeof(IReadOnlyList<string>) ? items.Cast<string>().ToList() : items.Cast<double>().ToList();
+        }
+        if (node is not YamlScalarNode { Value: { } text })
+            throw new ArgumentException($"{where} must be a single value, not a {(node is YamlSequenceNode ? "list" : "mapping")}.");
+        try
+        {
+            if (type == typeof(string)) return text;
+            if (type == typeof(bool)) return text switch { "true" or "True" => true, "false" or "False" => false, _ => throw new FormatException() };
+            if (type == typeof(int)) return int.Parse(text, NumberStyles.Integer, CultureInfo.InvariantCulture);
+            if (type == typeof(long)) return long.Parse(text, NumberStyles.Integer, CultureInfo.InvariantCulture);
+            if (type == typeof(double)) return double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
+            if (type == typeof(ImportanceSamplingLevel)) return PolicyObjectiveOptions.Names.ParseLevel(text);
+            if (type == typeof(LossType)) return PolicyObjectiveOptions.Names.ParseLossType(text);
+            if (type == typeof(ScaleRewards)) return PolicyObjectiveOptions.Names.ParseScaleRewards(text);
+            if (type == typeof(LearningRateSchedule))
+                return Enum.GetValues<LearningRateSchedule>().FirstOrDefault(v => SnakeCase(v.ToString()) == text, (LearningRateSchedule)(-1)) is var s && (int)s >= 0
+                    ? s : throw new ArgumentException("must be constant, cosine or linear");
+        }
+        catch (Exception e) when (e is FormatException or OverflowException)
+        {
+            throw new ArgumentException($"{where}: '{text}' is not {Article(type)}.");
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"{where}: {e.Message}");
+        }
+        throw new InvalidOperationException($"no conversion to {type}.");
+    }
+
+    static string Article(Type type) => type == typeof(bool) ? "true or false" : type == typeof(double) ? "a number" : "an integer";
+
+    static string Suggestion(string key)
+    {
+        var best = Properties.Keys.OrderBy(k => Distance(k, key)).First();
+        return Distance(best, key) <= Math.Max(2, key.Length / 3) ? $" (did you mean '{best}'?)" : "";
+    }
+
+    static int Distance(string a, string b)
+    {
+        var d = new int[a.Length + 1, b.Length + 1];
+        for (int i = 0; i <= a.Length; i++) d[i, 0] = i;
+        for (int j = 0; j <= b.Length; j++) d[0, j] = j;
+        for (int i = 1; i <= a.Length; i++)
+            for (int j = 1; j <= b.Length; j++)
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+        return d[a.Length, b.Length];
+    }
+
+    /// <summary>PascalCase → snake_case (NumGenerations → num_generations, AdamBeta1 → adam_beta1).</summary>
+    public static string SnakeCase(string name)
+    {
+        var text = new StringBuilder();
+        for (int i = 0; i < name.Length; i++)
+        {
+            if (char.IsUpper(name[i]) && i > 0) text.Append('_');
+            text.Append(char.ToLowerInvariant(name[i]));
+        }
+        return text.ToString();
+    }
+
+    /// <summary>The config as YAML, one documented key per line (the resolved config of a run).</summary>
+    public static string ToYaml(TrainConfig config)
+    {
+        var text = new StringBuilder();
+        foreach (var (key, property) in Properties)
+            text.Append(key).Append(": ").AppendLine(Format(property.GetValue(config)));
+        return text.ToString();
+    }
+
+    /// <summary>Every key with its default and description (for --help and docs).</summary>
+    public static IEnumerable<(string Key, string Default, string Description)> Describe() =>
+        Properties.Select(p => (p.Key, Format(p.Value.GetValue(new TrainConfig())), p.Value.GetCustomAttribute<DescriptionAttribute>()!.Description));
+
+    static string Format(object? value) => value switch
+    {
+        null => "null",
+        string s => s.Length == 0 || s.Any(c => ":#[]{},&*!|>'\"%@`".Contains(c)) || s is "null" or "true" or "false" ? $"\"{s.Replace("\"", "\\\"")}\"" : s,
+        bool b => b ? "true" : "false",
+        double d => d.ToString("R", CultureInfo.InvariantCulture),
+        ImportanceSamplingLevel l => PolicyObjectiveOptions.Names.Of(l),
+        LossType l => PolicyObjectiveOptions.Names.Of(l),
+        ScaleRewards s => PolicyObjectiveOptions.Names.Of(s),
+        Enum e => SnakeCase(e.ToString()),
+        IEnumerable<string> list => "[" + string.Join(", ", list.Select(Format)) + "]",
+        IEnumerable<double> list => "[" + string.Join(", ", list.Select(d => Format(d))) + "]",
+        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+        _ => value.ToString() ?? "null",
+    };
+}

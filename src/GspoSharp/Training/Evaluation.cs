@@ -1,0 +1,44 @@
+using GspoSharp.Rewards;
+using GspoSharp.Rollout;
+using GspoSharp.Tasks;
+
+namespace GspoSharp.Training;
+
+/// <summary>Held-out accuracy: pass@1 averaged over k samples per prompt.</summary>
+/// <param name="Accuracy">Mean over prompts and samples of the accuracy reward (1 correct, 0 not).</param>
+/// <param name="Prompts">Held-out prompts.</param>
+/// <param name="SamplesPerPrompt">k.</param>
+/// <param name="MeanLength">Mean completion length in tokens.</param>
+/// <param name="Seconds">Wall-clock time of the evaluation.</param>
+public sealed record EvaluationResult(double Accuracy, int Prompts, int SamplesPerPrompt, double MeanLength, double Seconds);
+
+/// <summary>Evaluates a policy on a held-out dataset with a reward (accuracy by default).</summary>
+public static class Evaluation
+{
+    /// <summary>Samples <paramref name="samplesPerPrompt"/> completions for each of the first
+    /// <paramref name="prompts"/> rows and averages <paramref name="reward"/> over all of them.</summary>
+    public static EvaluationResult Run(Policy policy, Dataset dataset, int prompts, int samplesPerPrompt, int maxNewTokens,
+        double temperature, long seed, IRewardFunction? reward = null, int batchPrompts = 32)
+    {
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        reward ??= new AccuracyReward();
+        var engine = new RolloutEngine(policy.Model, policy.Decode);
+        double correct = 0, length = 0;
+        int count = (int)Math.Min(prompts, dataset.Count ?? prompts);
+        for (int start = 0; start < count; start += batchPrompts)
+        {
+            var rows = Enumerable.Range(start, Math.Min(batchPrompts, count - start)).Select(i => dataset.Row(i)).ToList();
+            using var result = engine.Generate(rows.Select(policy.EncodePrompt).ToList(), new SamplingOptions
+            {
+                Temperature = temperature, MaxNewTokens = maxNewTokens, SamplesPerPrompt = samplesPerPrompt,
+                EosTokenIds = policy.EosTokenIds, Seed = seed + start,
+            });
+            var inputs = result.Completions.Select(c => new RewardInput(policy.PromptText(rows[c.PromptIndex]), c.Text,
+                rows[c.PromptIndex], c.FinishReason == FinishReason.Length)).ToList();
+            correct += new RewardModel(new[] { new WeightedReward(reward, 1) }).Score(inputs).Totals.Sum();
+            length += result.Completions.Sum(c => c.CompletionIds.Length);
+        }
+        int total = count * samplesPerPrompt;
+        return new EvaluationResult(correct / total, count, samplesPerPrompt, length / total, watch.Elapsed.TotalSeconds);
+    }
+}

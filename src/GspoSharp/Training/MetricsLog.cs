@@ -1,0 +1,26 @@
+using System.Globalization;
+using System.Text;
+
+namespace GspoSharp.Training;
+
+/// <summary>Appends one JSON object per line to metrics.jsonl, flushed at once (a crash loses nothing written).</summary>
+public sealed class MetricsLog(string path) : IDisposable
+{
+    readonly StreamWriter writer = new(path, append: true, new UTF8Encoding(false)) { AutoFlush = true };
+
+    /// <summary>Writes the metrics (NaN and ∞ as null, which JSON lacks numbers for).</summary>
+    public void Write(IReadOnlyDictionary<string, double> metrics)
+    {
+        var line = new StringBuilder("{");
+        foreach (var (key, value) in metrics.OrderBy(p => p.Key == "step" ? "" : p.Key, StringComparer.Ordinal))
+        {
+            if (line.Length > 1) line.Append(", ");
+            line.Append('"').Append(key).Append("\": ")
+                .Append(double.IsFinite(value) ? value.ToString("R", CultureInfo.InvariantCulture) : "null");
+        }
+        writer.WriteLine(line.Append('}'));
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => writer.Dispose();
+}

@@ -1,0 +1,92 @@
+using GspoSharp.Models.Architecture;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace GspoSharp.Training;
+
+/// <summary>How the learning rate moves after warm-up (TRL / transformers <c>lr_scheduler_type</c>).</summary>
+public enum LearningRateSchedule
+{
+    /// <summary>Stays at the peak.</summary>
+    Constant,
+    /// <summary>Half a cosine from the peak to 0 at the last step.</summary>
+    Cosine,
+    /// <summary>Straight line from the peak to 0 at the last step (transformers' default).</summary>
+    Linear,
+}
+
+/// <summary>AdamW over a model, with warm-up and a schedule, and gradient-norm clipping.</summary>
+public sealed class Optimization : IDisposable
+{
+    readonly AdamW optimizer;
+    readonly IReadOnlyList<Parameter> parameters;
+    readonly double peak;
+    readonly int warmup, total;
+    readonly LearningRateSchedule schedule;
+
+    /// <summary>
+    /// AdamW with decoupled weight decay on matrices only (norm weights and biases are not decayed,
+    /// as transformers' Trainer does), peak learning rate <paramref name="learningRate"/> reached
+    /// linearly over <paramref name="warmupSteps"/> steps.
+    /// </summary>
+    public Optimization(CausalLm model, double learningRate, double weightDecay, double beta1, double beta2, double epsilon,
+        int warmupSteps, int totalSteps, LearningRateSchedule schedule)
+    {
+        parameters = model.parameters().ToList();
+        var decay = model.named_parameters().Where(p => p.parameter.dim() >= 2).Select(p => p.parameter).ToList();
+        var noDecay = model.named_parameters().Where(p => p.parameter.dim() < 2).Select(p => p.parameter).ToList();
+        optimizer = optim.AdamW(new[]
+        {
+            new AdamW.ParamGroup(decay, new AdamW.Options { LearningRate = learningRate, weight_decay = weightDecay }),
+            new AdamW.ParamGroup(noDecay, new AdamW.Options { LearningRate = learningRate, weight_decay = 0 }),
+        }, learningRate, beta1, beta2, epsilon, weightDecay);
+        peak = learningRate;
+        warmup = warmupSteps;
+        total = Math.Max(1, totalSteps);
+        this.schedule = schedule;
+        SetLearningRate(RateAt(0));
+    }
+
+    /// <summary>Optimizer steps taken.</summary>
+    public int Steps { get; private set; }
+
+    /// <summary>The learning rate of the next step.</summary>
+    public double LearningRate => RateAt(Steps);
+
+    /// <summary>The rate at step <paramref name="step"/> (0-based): linear warm-up, then the schedule.</summary>
+    public double RateAt(int step)
+    {
+        if (step < warmup) return peak * (step + 1) / warmup;
+        double progress = Math.Clamp((step - warmup) / (double)Math.Max(1, total - warmup), 0, 1);
+        return schedule switch
+        {
+            LearningRateSchedule.Cosine => peak * 0.5 * (1 + Math.Cos(Math.PI * progress)),
+            LearningRateSchedule.Linear => peak * (1 - progress),
+            _ => peak,
+        };
+    }
+
+    /// <summary>Zeroes the gradients.</summary>
+    public void ZeroGrad() => optimizer.zero_grad();
+
+    /// <summary>Clips the gradient norm to <paramref name="maxNorm"/> (when &gt; 0), takes a step if the
+    /// norm is finite, and returns the norm before clipping (NaN/∞ means the step was skipped).</summary>
+    public double Step(double maxNorm)
+    {
+        double norm = nn.utils.clip_grad_norm_(parameters, maxNorm > 0 ? maxNorm : double.PositiveInfinity);
+        if (!double.IsFinite(norm)) return norm;
+        SetLearningRate(RateAt(Steps));
+        optimizer.step();
+        Steps++;
+        return norm;
+    }
+
+    void SetLearningRate(double rate)
+    {
+        foreach (var group in optimizer.ParamGroups) group.LearningRate = rate;
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => optimizer.Dispose();
+}

@@ -1,0 +1,57 @@
+using GspoSharp.Tasks;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace GspoSharp.Training;
+
+/// <summary>Settings of the supervised warm start.</summary>
+public sealed record SftOptions
+{
+    /// <summary>Optimizer steps.</summary>
+    public int Steps { get; init; } = 100;
+    /// <summary>Demonstrations per step.</summary>
+    public int BatchSize { get; init; } = 32;
+    /// <summary>Peak learning rate (cosine decay after 10% warm-up).</summary>
+    public double LearningRate { get; init; } = 3e-3;
+    /// <summary>AdamW weight decay on matrices.</summary>
+    public double WeightDecay { get; init; } = 0.01;
+    /// <summary>Gradient-norm clip.</summary>
+    public double MaxGradNorm { get; init; } = 1.0;
+    /// <summary>First row of the dataset to read (rows are consumed in order).</summary>
+    public long Seed { get; init; }
+}
+
+/// <summary>
+/// Supervised fine-tuning on demonstrations (the <c>completion</c> field of each row): the
+/// cold-start stage the GSPO paper runs before RL. Minimises the mean negative log-likelihood of
+/// the demonstration tokens (and the end-of-sequence token), prompt tokens excluded.
+/// </summary>
+public static class SupervisedFineTuning
+{
+    /// <summary>Trains <paramref name="policy"/> in place; <paramref name="onStep"/> receives (step, loss, tokens/s).</summary>
+    public static void Run(Policy policy, Dataset dataset, SftOptions options, Action<int, double, double>? onStep = null)
+    {
+        using var optimization = new Optimization(policy.Model, options.LearningRate, options.WeightDecay, 0.9, 0.999, 1e-8,
+            warmupSteps: Math.Max(1, options.Steps / 10), options.Steps, LearningRateSchedule.Cosine);
+        policy.Model.train();
+        long next = options.Seed * 1_000_003L;
+        for (int step = 1; step <= options.Steps; step++)
+        {
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            var rows = Enumerable.Range(0, options.BatchSize).Select(_ => dataset.Row(next++)).ToList();
+            var prompts = rows.Select(policy.EncodePrompt).ToList();
+            var demonstrations = rows.Select(r => policy.EncodeDemonstration(
+                r["completion"]?.GetValue<string>() ?? throw new InvalidDataException($"{dataset.Name}: a row has no \"completion\" to learn from."))).ToList();
+            using var scope = NewDisposeScope();
+            using var batch = SequenceBatch.Build(prompts, demonstrations, policy.Model.Device);
+            optimization.ZeroGrad();
+            using var scores = CompletionScorer.Score(policy.Model, batch, arange(batch.Rows, device: policy.Model.Device), temperature: 1.0);
+            var tokens = batch.CompletionMask.sum();
+            var loss = -(scores.LogProbs.sum() / tokens);
+            loss.backward();
+            optimization.Step(options.MaxGradNorm);
+            onStep?.Invoke(step, loss.item<float>(), tokens.item<long>() / watch.Elapsed.TotalSeconds);
+        }
+        policy.Model.eval();
+    }
+}

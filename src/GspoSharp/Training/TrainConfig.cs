@@ -1,0 +1,186 @@
+using System.ComponentModel;
+using GspoSharp.Objectives;
+
+#pragma warning disable CS1591 // Each option is documented by its [Description] (default and source), which --help and docs/config.md print.
+
+namespace GspoSharp.Training;
+
+/// <summary>
+/// Every option of <c>gspo train</c>, with its default and where the default comes from. Keys are
+/// the snake_case property names (<c>NumGenerations</c> → <c>num_generations</c>) and follow TRL's
+/// GRPOConfig wherever TRL has the concept, so a TRL GSPO recipe maps option for option.
+/// Read with <see cref="ConfigFile"/>; checked by <see cref="Validate"/> before any work starts.
+/// </summary>
+public sealed record TrainConfig
+{
+    // ---- What to train ---------------------------------------------------------------------
+    [Description("Hugging Face model directory to train. Unset: a model is created from init_arch / init_size / init_seed in the run directory.")]
+    public string? Model { get; init; }
+    [Description("Architecture of a created model: qwen3 | qwen3_moe | qwen2 | llama.")]
+    public string InitArch { get; init; } = "qwen3";
+    [Description("Size of a created model: tiny | small | 50m (docs/models.md).")]
+    public string InitSize { get; init; } = "small";
+    [Description("Seed of a created model's initialisation.")]
+    public long InitSeed { get; init; }
+    [Description("Wrap plain prompts as a user turn of the tokenizer's chat template (rows with \"messages\" always use it).")]
+    public bool ChatTemplate { get; init; }
+
+    // ---- Data and rewards --------------------------------------------------------------------
+    [Description("Built-in synthetic task (arithmetic | reverse); unlimited train and held-out data from the seed. Exclusive with dataset.")]
+    public string? Task { get; init; } = "arithmetic";
+    [Description("Training data: JSON Lines with \"prompt\" or \"messages\" and the fields the rewards need. Exclusive with task.")]
+    public string? Dataset { get; init; }
+    [Description("Held-out data for accuracy (JSON Lines). With a task, its held-out stream is used.")]
+    public string? EvalDataset { get; init; }
+    [Description("Reward functions by name: accuracy (final answer = row's \"answer\"), format (ends with \\boxed{}). TRL: reward_funcs.")]
+    public IReadOnlyList<string> RewardFuncs { get; init; } = new[] { "accuracy", "format" };
+    [Description("Weight of each reward function; unset: 1.0 each, as TRL (a task may set its own). TRL: reward_weights.")]
+    public IReadOnlyList<double>? RewardWeights { get; init; } = new[] { 1.0, 0.1 };
+
+    // ---- Generation ----------------------------------------------------------------------------
+    [Description("Prompts sampled per RL step (B).")]
+    public int PromptsPerStep { get; init; } = 8;
+    [Description("Responses per prompt, the group size G. TRL: num_generations (default 8).")]
+    public int NumGenerations { get; init; } = 8;
+    [Description("Most tokens per completion. TRL: max_completion_length (default 256).")]
+    public int MaxCompletionLength { get; init; } = 256;
+    [Description("Longest prompt in tokens; longer prompts are refused. TRL: max_prompt_length (default 512).")]
+    public int MaxPromptLength { get; init; } = 512;
+    [Description("Sampling temperature; log-probs are taken at this temperature. TRL default 1.0.")]
+    public double Temperature { get; init; } = 1.0;
+    [Description("Nucleus sampling mass. TRL default 1.0 (off).")]
+    public double TopP { get; init; } = 1.0;
+    [Description("Keep the k most likely tokens; unset: off. TRL: top_k.")]
+    public int? TopK { get; init; }
+
+    // ---- Update ----------------------------------------------------------------------------------
+    [Description("Mini-batches per rollout batch, M: one optimizer step each, every one after the first off-policy. The GSPO paper uses 4. TRL: steps_per_generation.")]
+    public int StepsPerGeneration { get; init; } = 4;
+    [Description("Passes over each rollout batch (μ). TRL: num_iterations (default 1).")]
+    public int NumIterations { get; init; } = 1;
+    [Description("Micro-batches per mini-batch, for memory; the update is identical. TRL: gradient_accumulation_steps.")]
+    public int GradientAccumulationSteps { get; init; } = 1;
+    [Description("Peak AdamW learning rate. TRL default 1e-6 (for real checkpoints).")]
+    public double LearningRate { get; init; } = 1e-6;
+    [Description("constant | cosine | linear after warm-up. TRL's default is linear; RL runs are usually open-ended, so constant here.")]
+    public LearningRateSchedule LrSchedulerType { get; init; } = LearningRateSchedule.Constant;
+    [Description("Linear warm-up steps (optimizer steps).")]
+    public int WarmupSteps { get; init; }
+    [Description("AdamW weight decay on matrices (not norms or biases). transformers default 0.0.")]
+    public double WeightDecay { get; init; }
+    [Description("AdamW β1 (transformers default).")]
+    public double AdamBeta1 { get; init; } = 0.9;
+    [Description("AdamW β2 (transformers default).")]
+    public double AdamBeta2 { get; init; } = 0.999;
+    [Description("AdamW ε (transformers default).")]
+    public double AdamEpsilon { get; init; } = 1e-8;
+    [Description("Gradient-norm clip; 0 = off. transformers default 1.0.")]
+    public double MaxGradNorm { get; init; } = 1.0;
+
+    // ---- Objective (docs/algorithms/objectives.md) ----------------------------------------------
+    [Description("token (GRPO) | sequence (GSPO) | sequence_token (GSPO-token). TRL: importance_sampling_level.")]
+    public ImportanceSamplingLevel ImportanceSamplingLevel { get; init; } = ImportanceSamplingLevel.Sequence;
+    [Description("ε_low; unset: the paper's value for the level (GSPO 3e-4, GRPO 0.2). TRL: epsilon.")]
+    public double? Epsilon { get; init; }
+    [Description("ε_high; unset: the paper's value (GSPO 4e-4, GRPO 0.27), or epsilon when only epsilon is set. TRL: epsilon_high.")]
+    public double? EpsilonHigh { get; init; }
+    [Description("KL penalty weight to the initial policy (k3, per token); 0 = no reference model. GSPO paper and TRL: 0.")]
+    public double Beta { get; init; }
+    [Description("grpo (per-response mean, the papers) | dapo (token mean) | dr_grpo (constant normaliser). TRL: loss_type.")]
+    public LossType LossType { get; init; } = LossType.Grpo;
+    [Description("group | batch | none: advantage scaling. TRL: scale_rewards (default group).")]
+    public ScaleRewards ScaleRewards { get; init; } = ScaleRewards.Group;
+    [Description("Exclude completions cut by max_completion_length from the loss. TRL: mask_truncated_completions (default false).")]
+    public bool MaskTruncatedCompletions { get; init; }
+    [Description("Drop groups whose rewards are all equal (zero advantage, no signal) before the update; their fraction is logged either way.")]
+    public bool FilterZeroStdGroups { get; init; }
+    [Description("Use the sampler's log-probs as the old policy's instead of recomputing them (GSPO paper, infrastructure consequence). Saves a forward pass.")]
+    public bool UseSamplerLogprobs { get; init; }
+    [Description("MoE only: record the experts of the old-log-prob pass and use them in the update passes (the GSPO paper's Routing Replay).")]
+    public bool RoutingReplay { get; init; }
+
+    // ---- Run -----------------------------------------------------------------------------------
+    [Description("RL steps (rollout batches). TRL: max_steps.")]
+    public int MaxSteps { get; init; } = 100;
+    [Description("Write a metrics line every n steps. TRL: logging_steps.")]
+    public int LoggingSteps { get; init; } = 1;
+    [Description("Evaluate held-out accuracy every n steps; 0 = only before and after training.")]
+    public int EvalSteps { get; init; }
+    [Description("Held-out prompts per evaluation.")]
+    public int EvalPrompts { get; init; } = 64;
+    [Description("Samples per held-out prompt: accuracy is pass@1 averaged over them.")]
+    public int EvalNumSamples { get; init; } = 4;
+    [Description("Sampling temperature of evaluation; unset: temperature.")]
+    public double? EvalTemperature { get; init; }
+    [Description("Seed of data order, sampling and created models. TRL default 42.")]
+    public long Seed { get; init; } = 42;
+
+    // ---- Supervised warm start (run before RL when sft_steps > 0) -------------------------------
+    [Description("Supervised fine-tuning steps on the data's \"completion\" demonstrations before RL (the paper's cold start). 0 = none.")]
+    public int SftSteps { get; init; }
+    [Description("Demonstrations per SFT step.")]
+    public int SftBatchSize { get; init; } = 32;
+    [Description("Peak SFT learning rate (10% warm-up, cosine decay).")]
+    public double SftLearningRate { get; init; } = 3e-3;
+
+    /// <summary>Rollout batch size, B·G.</summary>
+    public int CompletionsPerStep => PromptsPerStep * NumGenerations;
+
+    /// <summary>The objective's options.</summary>
+    public PolicyObjectiveOptions Objective => new()
+    {
+        ImportanceSamplingLevel = ImportanceSamplingLevel, Epsilon = Epsilon, EpsilonHigh = EpsilonHigh,
+        Beta = Beta, LossType = LossType, MaxCompletionLength = MaxCompletionLength,
+    };
+
+    /// <summary>Checks every value and their consistency before any work starts; throws
+    /// <see cref="ArgumentException"/> naming the key; returns warnings.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        void Require(bool ok, string key, string message) { if (!ok) throw new ArgumentException($"{key}: {message}"); }
+        Require(NumGenerations >= 2, "num_generations", $"is {NumGenerations}; group advantages need at least 2 responses per prompt.");
+        Require(PromptsPerStep >= 1, "prompts_per_step", $"is {PromptsPerStep}; must be ≥ 1.");
+        Require(StepsPerGeneration >= 1, "steps_per_generation", $"is {StepsPerGeneration}; must be ≥ 1.");
+        Require(CompletionsPerStep % StepsPerGeneration == 0, "steps_per_generation",
+            $"{CompletionsPerStep} completions per step (prompts_per_step × num_generations) do not split into {StepsPerGeneration} equal mini-batches.");
+        Require(GradientAccumulationSteps >= 1 && CompletionsPerStep / StepsPerGeneration % GradientAccumulationSteps == 0, "gradient_accumulation_steps",
+            $"mini-batches of {CompletionsPerStep / StepsPerGeneration} completions do not split into {GradientAccumulationSteps} equal micro-batches.");
+        Require(NumIterations >= 1, "num_iterations", $"is {NumIterations}; must be ≥ 1.");
+        Require(MaxCompletionLength >= 1, "max_completion_length", $"is {MaxCompletionLength}; must be ≥ 1.");
+        Require(MaxPromptLength >= 1, "max_prompt_length", $"is {MaxPromptLength}; must be ≥ 1.");
+        Require(Temperature > 0 && double.IsFinite(Temperature), "temperature", $"is {Temperature}; RL needs sampling (> 0).");
+        Require(TopP > 0 && TopP <= 1, "top_p", $"is {TopP}; must be in (0, 1].");
+        Require(TopK is null or >= 0, "top_k", $"is {TopK}; must be ≥ 0.");
+        Require(LearningRate > 0 && double.IsFinite(LearningRate), "learning_rate", $"is {LearningRate}; must be > 0.");
+        Require(WarmupSteps >= 0, "warmup_steps", $"is {WarmupSteps}; must be ≥ 0.");
+        Require(WeightDecay >= 0, "weight_decay", $"is {WeightDecay}; must be ≥ 0.");
+        Require(AdamBeta1 is >= 0 and < 1, "adam_beta1", $"is {AdamBeta1}; must be in [0, 1).");
+        Require(AdamBeta2 is >= 0 and < 1, "adam_beta2", $"is {AdamBeta2}; must be in [0, 1).");
+        Require(AdamEpsilon > 0, "adam_epsilon", $"is {AdamEpsilon}; must be > 0.");
+        Require(MaxGradNorm >= 0, "max_grad_norm", $"is {MaxGradNorm}; must be ≥ 0.");
+        Require(MaxSteps >= 1, "max_steps", $"is {MaxSteps}; must be ≥ 1.");
+        Require(LoggingSteps >= 1, "logging_steps", $"is {LoggingSteps}; must be ≥ 1.");
+        Require(EvalSteps >= 0, "eval_steps", $"is {EvalSteps}; must be ≥ 0.");
+        Require(EvalPrompts >= 1 && EvalNumSamples >= 1, "eval_prompts", "eval_prompts and eval_num_samples must be ≥ 1.");
+        Require(EvalTemperature is null or >= 0, "eval_temperature", $"is {EvalTemperature}; must be ≥ 0.");
+        Require((Task is null) != (Dataset is null), Task is null ? "dataset" : "task", "set exactly one of task and dataset.");
+        Require(Dataset is not null || EvalDataset is null || Task is not null, "eval_dataset", "needs a dataset.");
+        Require(RewardFuncs.Count >= 1, "reward_funcs", "needs at least one reward function.");
+        Require(RewardWeights is null || RewardWeights.Count == RewardFuncs.Count, "reward_weights",
+            $"has {RewardWeights?.Count} weights for {RewardFuncs.Count} reward functions.");
+        Require(SftSteps >= 0 && SftBatchSize >= 1 && SftLearningRate > 0, "sft_steps", "sft_steps ≥ 0, sft_batch_size ≥ 1 and sft_learning_rate > 0 are required.");
+        Require(new[] { "qwen3", "qwen3_moe", "qwen2", "llama" }.Contains(InitArch), "init_arch", $"is '{InitArch}'; must be qwen3, qwen3_moe, qwen2 or llama.");
+        Require(new[] { "tiny", "small", "50m" }.Contains(InitSize), "init_size", $"is '{InitSize}'; must be tiny, small or 50m.");
+        try
+        {
+            var warnings = Objective.Validate().ToList();
+            if (RoutingReplay && InitArch != "qwen3_moe" && Model is null) warnings.Add("routing_replay is on but the model has no MoE layers; it does nothing.");
+            if (UseSamplerLogprobs && RoutingReplay) warnings.Add("use_sampler_logprobs with routing_replay replays the sampler's routing.");
+            return warnings;
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"{e.ParamName switch { "Epsilon" => "epsilon", "EpsilonHigh" => "epsilon_high", "Beta" => "beta", _ => "max_completion_length" }}: {e.Message}");
+        }
+    }
+}
