@@ -36,13 +36,14 @@ public static class ConfigFile
         {
             int eq = item.IndexOf('=');
             if (eq <= 0) throw new ArgumentException($"--set {item}: expected key=value.");
-            config = Apply(config, $"{item[..eq].Trim()}: {item[(eq + 1)..]}", $"--set {item}");
+            config = Apply(config, $"{item[..eq].Trim()}: {item[(eq + 1)..]}", $"--set {item}", lineNumbers: false);
         }
         return config;
     }
 
-    /// <summary>Applies the <c>key: value</c> entries of YAML <paramref name="text"/>; <paramref name="source"/> names it in errors.</summary>
-    public static TrainConfig Apply(TrainConfig config, string text, string source)
+    /// <summary>Applies the <c>key: value</c> entries of YAML <paramref name="text"/>; <paramref name="source"/> names it
+    /// in errors, with line numbers when <paramref name="lineNumbers"/> (a file).</summary>
+    public static TrainConfig Apply(TrainConfig config, string text, string source, bool lineNumbers = true)
     {
         var stream = new YamlStream();
         try
@@ -51,7 +52,7 @@ public static class ConfigFile
         }
         catch (YamlException e)
         {
-            throw new ArgumentException($"{source}:{e.Start.Line}: {e.Message}");
+            throw new ArgumentException(lineNumbers ? $"{source}:{e.Start.Line}: {e.Message}" : $"{source}: {e.Message}");
         }
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is YamlScalarNode { Value: null or "" }) return config;
         if (stream.Documents[0].RootNode is not YamlMappingNode root)
@@ -60,7 +61,7 @@ public static class ConfigFile
         foreach (var (keyNode, valueNode) in root.Children)
         {
             string key = ((YamlScalarNode)keyNode).Value ?? "";
-            string where = $"{source}:{keyNode.Start.Line}";
+            string where = lineNumbers ? $"{source}:{keyNode.Start.Line}" : source;
             if (!Properties.TryGetValue(key, out var property))
                 throw new ArgumentException($"{where}: unknown key '{key}'{Suggestion(key)}.");
             property.SetValue(copy, Convert(valueNode, property.PropertyType, $"{where}: {key}"));

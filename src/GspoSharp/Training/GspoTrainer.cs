@@ -50,6 +50,10 @@ public sealed class GspoTrainer : IDisposable
     /// <summary>RL steps taken.</summary>
     public int StepsDone { get; private set; }
 
+    /// <summary>Called after each mini-batch update with (iteration, mini-batch index, the objective's
+    /// statistics of each of its micro-batches): to watch the off-policy structure step by step.</summary>
+    public Action<int, int, IReadOnlyList<PolicyLossStats>>? OnMiniBatch { get; init; }
+
     /// <summary>Runs one RL step and returns its metrics (docs/metrics.md).</summary>
     public IReadOnlyDictionary<string, double> Step()
     {
@@ -137,8 +141,10 @@ public sealed class GspoTrainer : IDisposable
         var stats = new UpdateStatistics(config.ImportanceSamplingLevel);
         var objective = config.Objective;
         for (int iteration = 0; iteration < config.NumIterations; iteration++)
-            foreach (var mini in miniBatches)
+            for (int miniIndex = 0; miniIndex < miniBatches.Count; miniIndex++)
             {
+                var mini = miniBatches[miniIndex];
+                var microStats = new List<PolicyLossStats>();
                 optimization.ZeroGrad();
                 var all = Index(mini.SelectMany(x => x).ToList(), model.Device);
                 var miniMask = trainMask.index_select(0, all);
@@ -160,9 +166,11 @@ public sealed class GspoTrainer : IDisposable
                     }, objective);
                     loss.Loss.backward();
                     miniLoss += loss.Loss.item<float>();
-                    stats.Add(loss.ReadMetrics(), scores.Entropy.masked_select(mask).sum().item<float>(), mask.sum().item<long>());
+                    microStats.Add(loss.ReadMetrics());
+                    stats.Add(microStats[^1], scores.Entropy.masked_select(mask).sum().item<float>(), mask.sum().item<long>());
                 }
                 stats.AddOptimizerStep(miniLoss, optimization.Step(config.MaxGradNorm));
+                OnMiniBatch?.Invoke(iteration, miniIndex, microStats);
             }
         model.eval();
         stats.WriteTo(m);
