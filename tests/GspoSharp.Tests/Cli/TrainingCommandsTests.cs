@@ -91,7 +91,7 @@ public class TrainingCommandsTests
         File.WriteAllText(config, Quick + "\nmax_steps: 5\n");
         var duplicate = GspoProcess.Run("train", "--config", config, "--run-dir", Path.Combine(dir.Path, "run"));
         Assert.Equal(1, duplicate.ExitCode);
-        Assert.Contains("bad.yaml:14", duplicate.Stderr);
+        Assert.Contains("bad.yaml:13", duplicate.Stderr);   // the duplicate is the 13th line
         Assert.Contains("Duplicate key", duplicate.Stderr);
         File.WriteAllText(config, "task: arithmetic\nlearning_rate: fast\n");
         var type = GspoProcess.Run("train", "--config", config, "--run-dir", Path.Combine(dir.Path, "run"));
