@@ -1,9 +1,9 @@
 using GspoSharp.Bench;
 
 // Benchmarks print figures measured side by side in one run; docs/performance.md records them.
-//   dotnet run -c Release --project bench/GspoSharp.Bench -- [matmul|objective|model|rollout|all] [--quick]
+//   dotnet run -c Release --project bench/GspoSharp.Bench -- [matmul|objective|model|rollout|step|all] [--quick]
 string which = args.Length > 0 ? args[0] : "all";
-string[] known = { "matmul", "objective", "model", "rollout", "all" };
+string[] known = { "matmul", "objective", "model", "rollout", "step", "all" };
 if (!known.Contains(which))
 {
     Console.Error.WriteLine($"error: unknown benchmark '{which}'; use {string.Join(", ", known)}.");
@@ -14,4 +14,5 @@ double ceiling = MatmulBench.GflopsPerSecond(print: true);
 if (which is "objective" or "all") ObjectiveBench.Run();
 if (which is "model" or "all") ModelBench.Run(ceiling);
 if (which is "rollout" or "all") RolloutBench.Run(ceiling, quick: args.Contains("--quick"));
+if (which is "step" or "all") StepBench.Run();
 return 0;
