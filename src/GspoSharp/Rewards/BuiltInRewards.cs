@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
 
 namespace GspoSharp.Rewards;
 
@@ -31,16 +30,25 @@ public sealed class AccuracyReward(string answerField = "answer") : IRewardFunct
 
 /// <summary>
 /// 1 when the completion matches a format: by default, it ends with its answer in
-/// <c>\boxed{…}</c> (nothing after it but punctuation and whitespace), else 0.
+/// <c>\boxed{…}</c> (braces balanced, as in <c>\boxed{\frac{1}{2}}</c>; nothing after it but
+/// punctuation and whitespace), else 0.
 /// </summary>
-public sealed partial class FormatReward : IRewardFunction
+public sealed class FormatReward : IRewardFunction
 {
-    [GeneratedRegex(@"\\boxed\{[^{}]*\}[\s.!]*$")]
-    private static partial Regex EndsWithBoxed();
-
     /// <inheritdoc />
     public string Name => "format";
 
     /// <inheritdoc />
-    public RewardScore Score(RewardInput input) => new(EndsWithBoxed().IsMatch(input.Completion) ? 1 : 0);
+    public RewardScore Score(RewardInput input)
+    {
+        string text = input.Completion;
+        int start = text.LastIndexOf("\\boxed{", StringComparison.Ordinal), depth = 0;
+        for (int i = start + 6; start >= 0 && i < text.Length; i++)
+        {
+            if (text[i] == '{') depth++;
+            else if (text[i] == '}' && --depth == 0)
+                return new(text[(i + 1)..].All(c => char.IsWhiteSpace(c) || c is '.' or '!') ? 1 : 0);
+        }
+        return new(0);
+    }
 }

@@ -20,6 +20,11 @@ public static class ConfigFile
         .Where(p => p.GetCustomAttribute<DescriptionAttribute>() is not null)
         .ToDictionary(p => SnakeCase(p.Name));
 
+    /// <summary>Keys that may be unset (null or ~): those whose property is declared nullable.</summary>
+    static readonly HashSet<string> NullableKeys = Properties
+        .Where(p => new NullabilityInfoContext().Create(p.Value).WriteState == NullabilityState.Nullable)
+        .Select(p => p.Key).ToHashSet();
+
     /// <summary>The keys, in declaration order.</summary>
     public static IEnumerable<string> Keys => Properties.Keys;
 
@@ -64,21 +69,20 @@ public static class ConfigFile
             string where = lineNumbers ? $"{source}:{keyNode.Start.Line}" : source;
             if (!Properties.TryGetValue(key, out var property))
                 throw new ArgumentException($"{where}: unknown key '{key}'{Suggestion(key)}.");
-            property.SetValue(copy, Convert(valueNode, property.PropertyType, $"{where}: {key}"));
+            property.SetValue(copy, Convert(valueNode, property.PropertyType, NullableKeys.Contains(key), $"{where}: {key}"));
         }
         return copy;
     }
 
-    static object? Convert(YamlNode node, Type type, string where)
+    static object? Convert(YamlNode node, Type type, bool nullable, string where)
     {
-        var underlying = Nullable.GetUnderlyingType(type);
         if (node is YamlScalarNode scalar && scalar.Style == ScalarStyle.Plain && scalar.Value is null or "null" or "~" or "")
-            return underlying is not null || !type.IsValueType ? null : throw new ArgumentException($"{where} cannot be null.");
-        type = underlying ?? type;
+            return nullable ? null : throw new ArgumentException($"{where} cannot be null.");
+        type = Nullable.GetUnderlyingType(type) ?? type;
         if (type == typeof(IReadOnlyList<string>) || type == typeof(IReadOnlyList<double>))
         {
             if (node is not YamlSequenceNode sequence) throw new ArgumentException($"{where} must be a list, e.g. [a, b].");
-            var items = sequence.Children.Select((item, i) => Convert(item, type.GetGenericArguments()[0], $"{where}[{i}]")).ToList();
+            var items = sequence.Children.Select((item, i) => Convert(item, type.GetGenericArguments()[0], false, $"{where}[{i}]")).ToList();
             return type == typeof(IReadOnlyList<string>) ? items.Cast<string>().ToList() : items.Cast<double>().ToList();
         }
         if (node is not YamlScalarNode { Value: { } text })
@@ -152,10 +156,16 @@ public static class ConfigFile
     public static IEnumerable<(string Key, string Default, string Description)> Describe() =>
         Properties.Select(p => (p.Key, Format(p.Value.GetValue(new TrainConfig())), p.Value.GetCustomAttribute<DescriptionAttribute>()!.Description));
 
+    /// <summary>True for strings that would not read back as themselves unquoted: empty, a null or bool
+    /// word, surrounded by spaces, starting like a list entry, or holding YAML punctuation.</summary>
+    static bool NeedsQuotes(string s) =>
+        s.Length == 0 || s is "null" or "~" or "true" or "false" || char.IsWhiteSpace(s[0]) || char.IsWhiteSpace(s[^1]) ||
+        s[0] is '-' or '?' || s.Any(c => ":#[]{},&*!|>'\"%@`".Contains(c));
+
     static string Format(object? value) => value switch
     {
         null => "null",
-        string s => s.Length == 0 || s.Any(c => ":#[]{},&*!|>'\"%@`".Contains(c)) || s is "null" or "true" or "false" ? $"\"{s.Replace("\"", "\\\"")}\"" : s,
+        string s => NeedsQuotes(s) ? $"\"{s.Replace("\\", "\\\\").Replace("\"", "\\\"")}\"" : s,
         bool b => b ? "true" : "false",
         double d => d.ToString("R", CultureInfo.InvariantCulture),
         ImportanceSamplingLevel l => PolicyObjectiveOptions.Names.Of(l),
