@@ -221,7 +221,7 @@ public class ConfigFileTests
     public void A_bad_set_override_is_named_in_the_error()
     {
         var unknown = Assert.Throws<ArgumentException>(() => ConfigFile.Load(new TrainConfig(), null, new[] { "num_generation=4" })).Message;
-        Assert.StartsWith("--set num_generation=4:1: unknown key 'num_generation'", unknown);
+        Assert.StartsWith("--set num_generation=4: unknown key 'num_generation'", unknown);
         Assert.Contains("did you mean 'num_generations'?", unknown);
         var wrongType = Assert.Throws<ArgumentException>(() => ConfigFile.Load(new TrainConfig(), null, new[] { "max_steps=many" })).Message;
         Assert.StartsWith("--set max_steps=many", wrongType);
