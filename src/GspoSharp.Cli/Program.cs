@@ -6,6 +6,7 @@ var root = new RootCommand("gspo: post-train language models with GSPO (Group Se
     TrainCommand.Create(),
     SftCommand.Create(),
     EvalCommand.Create(),
+    ReportCommand.Create(),
     ObjectiveCommand.Create(),
     AdvantagesCommand.Create(),
     ScoreCommand.Create(),

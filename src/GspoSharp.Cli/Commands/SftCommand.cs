@@ -44,6 +44,7 @@ internal static class SftCommand
                 SupervisedFineTuning.Run(policy, data, options, (step, loss, _) => progress.SftStep(step, options.Steps, loss));
                 progress.Stage("save", parse.GetValue(output)!);
                 ModelDirectory.Save(policy.Model, parse.GetValue(output)!, companionsFrom: source);
+                return 0;
             }, Math.Max(1, options.Steps / 20));
             return 0;
         }));

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Reflection;
+using System.Runtime.InteropServices;
 using GspoSharp.Training;
 using Spectre.Console;
 
@@ -18,10 +19,21 @@ internal static class TrainCommand
         var runDir = new Option<string?>("--run-dir") { Description = "Where the run writes everything. Default: runs/<timestamp>." };
         var set = new Option<string[]>("--set") { Description = "Override a key: --set learning_rate=1e-5 (repeatable).", AllowMultipleArgumentsPerToken = true };
         var printConfig = new Option<bool>("--print-config") { Description = "Print the resolved config (every key with its value) and exit." };
-        var command = new Command("train", "Train a policy with GSPO (or GSPO-token, GRPO) on verifiable rewards.") { config, runDir, set, printConfig };
+        var resume = new Option<string?>("--resume") { Description = "Continue the run in this directory from its newest checkpoint (--set max_steps=N to extend it)." };
+        var command = new Command("train", "Train a policy with GSPO (or GSPO-token, GRPO) on verifiable rewards. Ctrl-C or SIGTERM: finish the step, checkpoint, exit.")
+        {
+            config, runDir, set, printConfig, resume,
+        };
         command.SetAction(parse => CommandErrors.Run(() =>
         {
-            var resolved = Resolve(parse.GetValue(config)?.FullName, parse.GetValue(set) ?? Array.Empty<string>());
+            var overrides = parse.GetValue(set) ?? Array.Empty<string>();
+            if (parse.GetValue(resume) is { } resumeDirectory)
+            {
+                if (parse.GetValue(config) is not null || parse.GetValue(runDir) is not null)
+                    throw new ArgumentException("--resume takes the run's own config and directory; drop --config and --run-dir.");
+                return Finish(WithStopSignals(stop => Run(progress => TrainingRun.Resume(resumeDirectory, progress, stop, overrides), 10)));
+            }
+            var resolved = Resolve(parse.GetValue(config)?.FullName, overrides);
             if (parse.GetValue(printConfig))
             {
                 Console.Write(ConfigFile.ToYaml(resolved));
@@ -29,12 +41,54 @@ internal static class TrainCommand
             }
             resolved.Validate();
             string directory = parse.GetValue(runDir) ?? Path.Combine("runs", DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
-            RunSummary? summary = null;
-            Run(progress => summary = TrainingRun.Execute(resolved, directory, progress), Math.Max(1, resolved.MaxSteps / 30));
-            PrintSummary(summary!);
-            return 0;
+            return Finish(WithStopSignals(stop => Run(progress => TrainingRun.Execute(resolved, directory, progress, stop), Math.Max(1, resolved.MaxSteps / 30))));
         }));
         return command;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> with Ctrl-C and SIGTERM turned into a stop request: the run
+    /// finishes its step, checkpoints and returns. A second Ctrl-C ends the process at once; the
+    /// checkpoints already written stay intact (they are renamed into place only when complete).
+    /// </summary>
+    static RunSummary WithStopSignals(Func<Func<bool>, RunSummary> work)
+    {
+        int requests = 0;
+        void Request(string signal)
+        {
+            if (Interlocked.Increment(ref requests) == 1)
+                Console.Error.WriteLine($"{signal}: stopping after this step and writing a checkpoint (Ctrl-C again to quit at once).");
+        }
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            if (Volatile.Read(ref requests) == 0) e.Cancel = true;   // the second Ctrl-C is not cancelled: the process ends
+            Request("Ctrl-C");
+        };
+        Console.CancelKeyPress += onCancel;
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+        {
+            context.Cancel = true;
+            Request("SIGTERM");
+        });
+        try
+        {
+            return work(() => Volatile.Read(ref requests) > 0);
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    static int Finish(RunSummary summary)
+    {
+        PrintSummary(summary);
+        if (summary.Stopped == "diverged")
+        {
+            Console.Error.WriteLine("error: the run diverged (NaN or infinite loss or gradients); see metrics.jsonl and the last checkpoint.");
+            return CommandErrors.BadInput;
+        }
+        return 0;
     }
 
     /// <summary>The demo recipe, or defaults + the config file; then the --set overrides.</summary>
@@ -51,14 +105,11 @@ internal static class TrainCommand
     }
 
     /// <summary>Runs <paramref name="work"/> with a live display in a terminal, plain lines otherwise.</summary>
-    internal static void Run(Action<ITrainingProgress> work, int lineEvery)
+    internal static T Run<T>(Func<ITrainingProgress, T> work, int lineEvery)
     {
         if (!AnsiConsole.Profile.Capabilities.Interactive || Console.IsOutputRedirected)
-        {
-            work(new TrainingProgressDisplay(null, lineEvery));
-            return;
-        }
-        AnsiConsole.Progress()
+            return work(new TrainingProgressDisplay(null, lineEvery));
+        return AnsiConsole.Progress()
             .AutoClear(false)
             .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
                 new ElapsedTimeColumn(), new RemainingTimeColumn())
@@ -73,7 +124,10 @@ internal static class TrainCommand
         table.AddRow("RL steps", s.Steps.ToString(CultureInfo.InvariantCulture));
         table.AddRow("wall time", TimeSpan.FromSeconds(s.WallSeconds).ToString(@"m\:ss", CultureInfo.InvariantCulture));
         table.AddRow("run directory", Markup.Escape(s.RunDirectory));
-        table.AddRow("trained model", Markup.Escape(s.FinalModel));
+        if (s.Stopped is not null) table.AddRow("stopped", s.Stopped);
+        table.AddRow("trained model", Markup.Escape(s.FinalModel ?? "—"));
+        table.AddRow("last checkpoint", Markup.Escape(s.LastCheckpoint ?? "—"));
+        if (File.Exists(Path.Combine(s.RunDirectory, "report.md"))) table.AddRow("report", Markup.Escape(Path.Combine(s.RunDirectory, "report.md")));
         AnsiConsole.Write(table);
     }
 }

@@ -50,6 +50,23 @@ public sealed class GspoTrainer : IDisposable
     /// <summary>RL steps taken.</summary>
     public int StepsDone { get; private set; }
 
+    /// <summary>Optimizer steps taken (M × num_iterations per RL step, fewer when some were skipped).</summary>
+    public int OptimizerSteps => optimization.Steps;
+
+    /// <summary>Writes the optimizer state to <paramref name="path"/>.</summary>
+    public void SaveOptimizer(string path) => optimization.Save(path);
+
+    /// <summary>
+    /// Continues after <paramref name="stepsDone"/> RL steps: restores the optimizer state and the
+    /// schedule position. Nothing else is needed for an exact continuation: every random draw of a
+    /// step (data order, sampling, mini-batch shuffles) derives from (seed, step).
+    /// </summary>
+    public void Restore(int stepsDone, string optimizerPath, int optimizerSteps)
+    {
+        StepsDone = stepsDone;
+        optimization.Load(optimizerPath, optimizerSteps);
+    }
+
     /// <summary>Called after each mini-batch update with (iteration, mini-batch index, the objective's
     /// statistics of each of its micro-batches): to watch the off-policy structure step by step.</summary>
     public Action<int, int, IReadOnlyList<PolicyLossStats>>? OnMiniBatch { get; init; }
@@ -89,9 +106,8 @@ public sealed class GspoTrainer : IDisposable
         // 3. Which completions the update uses, in which order, split into mini- and micro-batches.
         var used = Enumerable.Range(0, completions.Count)
             .Where(i => !(config.FilterZeroStdGroups && advantages.ZeroStdGroups[i / config.NumGenerations])).ToList();
-        if (used.Count == 0)
+        if (used.Count == 0)   // every group was filtered out: nothing to learn from this batch
         {
-            m["skipped_updates"] = config.StepsPerGeneration * config.NumIterations;
             m["time/step"] = clock.Elapsed.TotalSeconds;
             return m;
         }

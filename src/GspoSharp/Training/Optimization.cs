@@ -20,6 +20,7 @@ public enum LearningRateSchedule
 public sealed class Optimization : IDisposable
 {
     readonly AdamW optimizer;
+    readonly CausalLm model;
     readonly IReadOnlyList<Parameter> parameters;
     readonly double peak;
     readonly int warmup, total;
@@ -33,6 +34,7 @@ public sealed class Optimization : IDisposable
     public Optimization(CausalLm model, double learningRate, double weightDecay, double beta1, double beta2, double epsilon,
         int warmupSteps, int totalSteps, LearningRateSchedule schedule)
     {
+        this.model = model;
         parameters = model.parameters().ToList();
         var decay = model.named_parameters().Where(p => p.parameter.dim() >= 2).Select(p => p.parameter).ToList();
         var noDecay = model.named_parameters().Where(p => p.parameter.dim() < 2).Select(p => p.parameter).ToList();
@@ -67,8 +69,24 @@ public sealed class Optimization : IDisposable
         };
     }
 
-    /// <summary>Zeroes the gradients.</summary>
-    public void ZeroGrad() => optimizer.zero_grad();
+    /// <summary>Writes the AdamW moments, step counts and options to <paramref name="path"/> (TorchSharp's format).</summary>
+    public void Save(string path) => optimizer.save_state_dict(path);
+
+    /// <summary>Restores what <see cref="Save"/> wrote, and the number of steps taken (the schedule's position).</summary>
+    public void Load(string path, int steps)
+    {
+        optimizer.load_state_dict(path);
+        Steps = steps;
+        SetLearningRate(RateAt(steps));
+    }
+
+    /// <summary>
+    /// Drops the gradients (sets them to none, as PyTorch's default): a parameter that gets no
+    /// gradient in a step — an MoE expert no token was routed to — is then left alone by AdamW,
+    /// rather than moved by its momentum, and the update depends only on the step, not on whether
+    /// the process had computed that parameter's gradient before (exact resume).
+    /// </summary>
+    public void ZeroGrad() => model.zero_grad(set_to_none: true);
 
     /// <summary>Clips the gradient norm to <paramref name="maxNorm"/> (when &gt; 0), takes a step if the
     /// norm is finite, and returns the norm before clipping (NaN/∞ means the step was skipped).</summary>

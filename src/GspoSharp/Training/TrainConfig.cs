@@ -114,6 +114,14 @@ public sealed record TrainConfig
     public double? EvalTemperature { get; init; }
     [Description("Seed of data order, sampling and created models. TRL default 42.")]
     public long Seed { get; init; } = 42;
+    [Description("Write a checkpoint every n steps (and always at the end); 0 = only at the end. TRL: save_steps (default 500).")]
+    public int SaveSteps { get; init; } = 100;
+    [Description("Keep the newest n checkpoints. TRL: save_total_limit (default: keep all; 2 here so long runs do not fill the disk).")]
+    public int SaveTotalLimit { get; init; } = 2;
+    [Description("Stop the run when this many steps in a row had all their updates skipped for NaN/∞ loss or gradients.")]
+    public int MaxConsecutiveBadSteps { get; init; } = 5;
+    [Description("Write report.md with PNG plots into the run directory at the end (also: gspo report RUN_DIR).")]
+    public bool Report { get; init; } = true;
 
     // ---- Supervised warm start (run before RL when sft_steps > 0) -------------------------------
     [Description("Supervised fine-tuning steps on the data's \"completion\" demonstrations before RL (the paper's cold start). 0 = none.")]
@@ -163,6 +171,9 @@ public sealed record TrainConfig
         Require(EvalSteps >= 0, "eval_steps", $"is {EvalSteps}; must be ≥ 0.");
         Require(EvalPrompts >= 1 && EvalNumSamples >= 1, "eval_prompts", "eval_prompts and eval_num_samples must be ≥ 1.");
         Require(EvalTemperature is null or >= 0, "eval_temperature", $"is {EvalTemperature}; must be ≥ 0.");
+        Require(SaveSteps >= 0, "save_steps", $"is {SaveSteps}; must be ≥ 0.");
+        Require(SaveTotalLimit >= 1, "save_total_limit", $"is {SaveTotalLimit}; must be ≥ 1.");
+        Require(MaxConsecutiveBadSteps >= 1, "max_consecutive_bad_steps", $"is {MaxConsecutiveBadSteps}; must be ≥ 1.");
         Require((Task is null) != (Dataset is null), Task is null ? "dataset" : "task", "set exactly one of task and dataset.");
         Require(Dataset is not null || EvalDataset is null || Task is not null, "eval_dataset", "needs a dataset.");
         Require(RewardFuncs.Count >= 1, "reward_funcs", "needs at least one reward function.");

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using GspoSharp.Models;
 using GspoSharp.Models.Architecture;
+using GspoSharp.Reports;
 using GspoSharp.Rewards;
 using GspoSharp.Tasks;
 
@@ -11,7 +12,7 @@ namespace GspoSharp.Training;
 /// <summary>What a run reports as it goes; the CLI draws it (live in a terminal, plain lines otherwise).</summary>
 public interface ITrainingProgress
 {
-    /// <summary>A stage begins: "model", "sft", "eval", "train", "save".</summary>
+    /// <summary>A stage begins: "model", "sft", "eval", "train", "save", "stop".</summary>
     void Stage(string stage, string description);
     /// <summary>An SFT step finished.</summary>
     void SftStep(int step, int total, double loss);
@@ -19,22 +20,47 @@ public interface ITrainingProgress
     void RlStep(int step, int total, IReadOnlyDictionary<string, double> metrics, TimeSpan elapsed);
     /// <summary>A held-out evaluation finished.</summary>
     void Evaluated(string label, EvaluationResult result);
-    /// <summary>Something the user should know (a questionable option, a reward that threw).</summary>
+    /// <summary>Something the user should know (a questionable option, a skipped update).</summary>
     void Warning(string message);
 }
 
 /// <summary>The result of a run, as written to summary.json.</summary>
+/// <param name="AccuracyBefore">Held-out accuracy before RL.</param>
+/// <param name="AccuracyAfter">Held-out accuracy after RL; null when the run was stopped early.</param>
+/// <param name="Steps">RL steps completed.</param>
+/// <param name="WallSeconds">Wall-clock time of this invocation.</param>
+/// <param name="RunDirectory">The run directory.</param>
+/// <param name="FinalModel">The trained model's directory (null when stopped early: see the checkpoint).</param>
+/// <param name="Stopped">Why the run ended early ("interrupted", "diverged"), or null when it completed.</param>
+/// <param name="LastCheckpoint">The newest complete checkpoint.</param>
 public sealed record RunSummary(double? AccuracyBefore, double? AccuracyAfter, int Steps, double WallSeconds, string RunDirectory,
-    string FinalModel, IReadOnlyDictionary<string, double> LastMetrics);
+    string? FinalModel, string? Stopped, string? LastCheckpoint);
 
 /// <summary>
-/// A whole <c>gspo train</c> run in its run directory: resolve and record the config, create or
-/// load the model, optionally warm it up with SFT, evaluate, train with GSPO, evaluate again, save.
-/// Everything the run writes is under the run directory: config.yaml, metrics.jsonl,
-/// summary.json, the models.
+/// A whole <c>gspo train</c> run in its run directory: record the config, create or load the model,
+/// warm it up with SFT, evaluate, train with GSPO (checkpointing every save_steps), evaluate
+/// again, save, report. <see cref="Resume"/> continues an interrupted run from its newest complete
+/// checkpoint, producing the same steps an uninterrupted run would. Everything the run writes is
+/// under the run directory (docs/training.md).
 /// </summary>
-public static class TrainingRun
+public sealed class TrainingRun
 {
+    readonly TrainConfig config;
+    readonly string runDirectory;
+    readonly ITrainingProgress progress;
+    readonly Func<bool> stopRequested;
+    readonly Checkpoints checkpoints;
+    readonly Stopwatch clock = Stopwatch.StartNew();
+
+    TrainingRun(TrainConfig config, string runDirectory, ITrainingProgress progress, Func<bool>? stopRequested)
+    {
+        this.config = config;
+        this.runDirectory = runDirectory;
+        this.progress = progress;
+        this.stopRequested = stopRequested ?? (() => false);
+        checkpoints = new Checkpoints(runDirectory);
+    }
+
     /// <summary>Reward functions by config name.</summary>
     public static IRewardFunction Reward(string name) => name switch
     {
@@ -43,25 +69,27 @@ public static class TrainingRun
         _ => throw new ArgumentException($"reward_funcs: unknown reward '{name}'; built-in: accuracy, format."),
     };
 
-    /// <summary>Runs <paramref name="config"/> in <paramref name="runDirectory"/>.</summary>
-    public static RunSummary Execute(TrainConfig config, string runDirectory, ITrainingProgress progress)
+    /// <summary>Starts a new run of <paramref name="config"/> in <paramref name="runDirectory"/>, which must not hold one.
+    /// <paramref name="stopRequested"/> is polled after each step: when true, the run checkpoints and stops.</summary>
+    public static RunSummary Execute(TrainConfig config, string runDirectory, ITrainingProgress progress, Func<bool>? stopRequested = null)
     {
         foreach (var warning in config.Validate()) progress.Warning(warning);
-        var rewardModel = new RewardModel(config.RewardFuncs.Select((name, i) => new WeightedReward(Reward(name), config.RewardWeights?[i] ?? 1.0)).ToList());
-        var (train, eval) = Datasets(config, rewardModel);
-        PrepareDirectory(runDirectory);
-        var clock = Stopwatch.StartNew();
+        var run = new TrainingRun(config, runDirectory, progress, stopRequested);
+        var (rewards, train, eval) = run.Data();
+        foreach (var marker in new[] { "config.yaml", "metrics.jsonl", "summary.json" })
+            if (File.Exists(Path.Combine(runDirectory, marker)))
+                throw new IOException($"{runDirectory}: already holds a run ({marker}); choose another --run-dir, or --resume it.");
+        Directory.CreateDirectory(runDirectory);
         File.WriteAllText(Path.Combine(runDirectory, "config.yaml"), ConfigFile.ToYaml(config));
 
-        string modelDirectory = config.Model ?? Path.Combine(runDirectory, "initial-model");
+        string start = config.Model ?? Path.Combine(runDirectory, "initial-model");
         if (config.Model is null)
         {
             progress.Stage("model", $"creating a {config.InitSize} {config.InitArch} model");
-            TinyModels.Create(modelDirectory, ArchOf(config.InitArch), SizeOf(config.InitSize), config.InitSeed);
+            TinyModels.Create(start, ArchOf(config.InitArch), SizeOf(config.InitSize), config.InitSeed);
         }
-        progress.Stage("model", $"loading {modelDirectory}");
-        using var policy = Policy.Load(modelDirectory, config.ChatTemplate);
-
+        progress.Stage("model", $"loading {start}");
+        using var policy = Policy.Load(start, config.ChatTemplate);
         if (config.SftSteps > 0)
         {
             progress.Stage("sft", $"supervised warm start: {config.SftSteps} steps of {config.SftBatchSize} demonstrations");
@@ -69,90 +97,147 @@ public static class TrainingRun
             {
                 Steps = config.SftSteps, BatchSize = config.SftBatchSize, LearningRate = config.SftLearningRate, Seed = config.Seed,
             }, (step, loss, _) => progress.SftStep(step, config.SftSteps, loss));
-            modelDirectory = Path.Combine(runDirectory, "sft-model");
-            ModelDirectory.Save(policy.Model, modelDirectory, companionsFrom: config.Model ?? Path.Combine(runDirectory, "initial-model"));
+            string sft = Path.Combine(runDirectory, "sft-model");
+            ModelDirectory.Save(policy.Model, sft, companionsFrom: start);
+            start = sft;
         }
+        double before = run.Evaluate(policy, eval, "before").Accuracy;
+        var state = new TrainerState(0, 0, config.Seed, 0, before, Path.GetRelativePath(runDirectory, start), 0);
+        return run.Loop(policy, train, eval, rewards, state, optimizerCheckpoint: null);
+    }
 
-        double evalTemperature = config.EvalTemperature ?? config.Temperature;
-        EvaluationResult Evaluate(string label)
-        {
-            progress.Stage("eval", $"{label}: {config.EvalPrompts} held-out prompts × {config.EvalNumSamples} samples");
-            var result = Evaluation.Run(policy, eval, config.EvalPrompts, config.EvalNumSamples, config.MaxCompletionLength, evalTemperature, config.Seed + 1);
-            progress.Evaluated(label, result);
-            return result;
-        }
-        var before = Evaluate("before");
+    /// <summary>
+    /// Continues the run in <paramref name="runDirectory"/> from its newest complete checkpoint
+    /// (config from its config.yaml; only max_steps may be raised with <paramref name="overrides"/>).
+    /// </summary>
+    public static RunSummary Resume(string runDirectory, ITrainingProgress progress, Func<bool>? stopRequested = null,
+        IEnumerable<string>? overrides = null)
+    {
+        string configPath = Path.Combine(runDirectory, "config.yaml");
+        if (!File.Exists(configPath)) throw new FileNotFoundException($"{configPath}: not found; {runDirectory} holds no run to resume.");
+        var saved = ConfigFile.Load(new TrainConfig(), configPath, Array.Empty<string>());
+        var config = ConfigFile.Load(saved, null, overrides ?? Array.Empty<string>());
+        if (config with { MaxSteps = saved.MaxSteps } != saved)
+            throw new ArgumentException("--resume continues the run as configured; only max_steps may be changed.");
+        config.Validate();
+        var run = new TrainingRun(config, runDirectory, progress, stopRequested);
+        var latest = run.checkpoints.Latest ?? throw new InvalidDataException($"{runDirectory}: has no complete checkpoint to resume from.");
+        var state = Checkpoints.ReadState(latest.Path);
+        if (state.Step >= config.MaxSteps)
+            throw new ArgumentException($"{runDirectory}: already trained {state.Step} of max_steps {config.MaxSteps}; raise max_steps to continue.");
+        progress.Stage("model", $"resuming from {Path.GetFileName(latest.Path)} (step {state.Step})");
+        TruncateMetrics(Path.Combine(runDirectory, "metrics.jsonl"), state.Step);
+        var (rewards, train, eval) = run.Data();
+        using var policy = Policy.Load(Path.Combine(latest.Path, "model"), config.ChatTemplate);
+        return run.Loop(policy, train, eval, rewards, state, Path.Combine(latest.Path, "optimizer.bin"));
+    }
 
-        using var reference = config.Beta > 0 ? Policy.Load(modelDirectory, config.ChatTemplate) : null;
-        using var trainer = new GspoTrainer(config, policy, train, rewardModel, reference);
+    /// <summary>Steps state.Step + 1 … max_steps, then the final evaluation, save, summary and report.</summary>
+    RunSummary Loop(Policy policy, Dataset train, Dataset eval, RewardModel rewards, TrainerState state, string? optimizerCheckpoint)
+    {
+        string start = Path.Combine(runDirectory, state.StartModel);
+        using var reference = config.Beta > 0 ? Policy.Load(start, config.ChatTemplate) : null;
+        using var trainer = new GspoTrainer(config, policy, train, rewards, reference);
+        if (optimizerCheckpoint is not null) trainer.Restore(state.Step, optimizerCheckpoint, state.OptimizerSteps);
         using var log = new MetricsLog(Path.Combine(runDirectory, "metrics.jsonl"));
-        progress.Stage("train", $"{config.MaxSteps} steps × {config.PromptsPerStep} prompts × {config.NumGenerations} samples, " +
-                                $"{config.StepsPerGeneration} mini-batches each ({Describe(config)})");
-        IReadOnlyDictionary<string, double> last = new Dictionary<string, double>();
+        var tensorboard = new TensorBoardLog(runDirectory);
+        var guard = new BadStepGuard(config.MaxConsecutiveBadSteps, config.StepsPerGeneration * config.NumIterations, state.ConsecutiveBadSteps);
+        progress.Stage("train", $"steps {state.Step + 1}–{config.MaxSteps}: {config.PromptsPerStep} prompts × {config.NumGenerations} samples, " +
+                                $"{config.StepsPerGeneration} mini-batches each ({Objectives.PolicyObjectiveOptions.Names.Of(config.ImportanceSamplingLevel)}, " +
+                                $"ε {config.Objective.ClipLow:G3}/{config.Objective.ClipHigh:G3})");
         var trainClock = Stopwatch.StartNew();
-        for (int step = 1; step <= config.MaxSteps; step++)
+        string? lastCheckpoint = checkpoints.Latest?.Path;
+        TrainerState Current() => state with
+        {
+            Step = trainer.StepsDone, OptimizerSteps = trainer.OptimizerSteps,
+            PromptsConsumed = (long)trainer.StepsDone * config.PromptsPerStep, ConsecutiveBadSteps = guard.Consecutive,
+        };
+        string Checkpoint() => lastCheckpoint = checkpoints.Save(trainer, policy, Current(), config, start, config.SaveTotalLimit);
+
+        while (trainer.StepsDone < config.MaxSteps)
         {
             var metrics = new Dictionary<string, double>(trainer.Step());
+            int step = trainer.StepsDone;
+            metrics["memory/rss_mb"] = Process.GetCurrentProcess().WorkingSet64 / 1048576.0;
             if (config.EvalSteps > 0 && step % config.EvalSteps == 0 && step < config.MaxSteps)
-                metrics["eval/accuracy"] = Evaluate($"step {step}").Accuracy;
+                metrics["eval/accuracy"] = Evaluate(policy, eval, $"step {step}").Accuracy;
             if (step % config.LoggingSteps == 0 || step == config.MaxSteps) log.Write(metrics);
+            tensorboard.Write(step, metrics);
             progress.RlStep(step, config.MaxSteps, metrics, trainClock.Elapsed);
-            last = metrics;
+            if (guard.Observe(metrics) is { } problem)
+            {
+                progress.Stage("stop", problem);
+                return Finish(state.AccuracyBefore, null, step, null, "diverged", lastCheckpoint);
+            }
+            if (guard.Consecutive > 0) progress.Warning($"step {step}: updates skipped for NaN/∞ loss or gradients ({guard.Consecutive} step(s) in a row).");
+            bool stop = stopRequested();
+            if ((config.SaveSteps > 0 && step % config.SaveSteps == 0) || stop || step == config.MaxSteps)
+            {
+                progress.Stage("save", $"checkpoint at step {step}");
+                Checkpoint();
+            }
+            if (stop && step < config.MaxSteps)
+            {
+                progress.Stage("stop", $"stopped after step {step}; resume with: gspo train --resume {runDirectory}");
+                return Finish(state.AccuracyBefore, null, step, null, "interrupted", lastCheckpoint);
+            }
         }
-        var after = Evaluate("after");
-        log.Write(new Dictionary<string, double> { ["step"] = config.MaxSteps, ["eval/accuracy"] = after.Accuracy });
-
+        double after = Evaluate(policy, eval, "after").Accuracy;
+        log.Write(new Dictionary<string, double> { ["step"] = config.MaxSteps, ["eval/accuracy"] = after });
+        tensorboard.Write(config.MaxSteps, new Dictionary<string, double> { ["eval/accuracy"] = after });
         progress.Stage("save", "saving the trained model");
         string final = Path.Combine(runDirectory, "final-model");
-        ModelDirectory.Save(policy.Model, final, companionsFrom: modelDirectory);
-        var summary = new RunSummary(before.Accuracy, after.Accuracy, config.MaxSteps, clock.Elapsed.TotalSeconds, runDirectory, final, last);
-        WriteSummary(runDirectory, summary, before, after);
+        ModelDirectory.Save(policy.Model, final, companionsFrom: start, overwrite: true);
+        return Finish(state.AccuracyBefore, after, config.MaxSteps, final, null, lastCheckpoint);
+    }
+
+    RunSummary Finish(double? before, double? after, int steps, string? final, string? stopped, string? lastCheckpoint)
+    {
+        var summary = new RunSummary(before, after, steps, clock.Elapsed.TotalSeconds, runDirectory, final, stopped, lastCheckpoint);
+        var json = new JsonObject
+        {
+            ["accuracy_before"] = before, ["accuracy_after"] = after, ["steps"] = steps, ["wall_seconds"] = summary.WallSeconds,
+            ["stopped"] = stopped, ["final_model"] = final is null ? null : Path.GetFileName(final),
+            ["last_checkpoint"] = lastCheckpoint is null ? null : Path.GetRelativePath(runDirectory, lastCheckpoint),
+            ["eval_prompts"] = config.EvalPrompts, ["eval_samples_per_prompt"] = config.EvalNumSamples,
+        };
+        string path = Path.Combine(runDirectory, "summary.json");
+        File.WriteAllText(path + ".tmp", json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        File.Move(path + ".tmp", path, overwrite: true);
+        if (config.Report) RunReport.Write(new[] { RunData.Load(runDirectory) }, runDirectory);
         return summary;
     }
 
-    static string Describe(TrainConfig c) =>
-        $"{Objectives.PolicyObjectiveOptions.Names.Of(c.ImportanceSamplingLevel)}, ε {c.Objective.ClipLow:G3}/{c.Objective.ClipHigh:G3}";
-
-    static (Dataset Train, Dataset Eval) Datasets(TrainConfig config, RewardModel rewards)
+    EvaluationResult Evaluate(Policy policy, Dataset eval, string label)
     {
+        progress.Stage("eval", $"{label}: {config.EvalPrompts} held-out prompts × {config.EvalNumSamples} samples");
+        var result = Evaluation.Run(policy, eval, config.EvalPrompts, config.EvalNumSamples, config.MaxCompletionLength,
+            config.EvalTemperature ?? config.Temperature, config.Seed + 1);
+        progress.Evaluated(label, result);
+        return result;
+    }
+
+    (RewardModel Rewards, Dataset Train, Dataset Eval) Data()
+    {
+        var rewards = new RewardModel(config.RewardFuncs.Select((name, i) => new WeightedReward(Reward(name), config.RewardWeights?[i] ?? 1.0)).ToList());
         var functions = rewards.Rewards.Select(r => r.Function).ToList();
         if (config.Task is { } name)
         {
             var task = SyntheticTask.Get(name);
             var eval = config.EvalDataset is { } path ? Dataset.FromJsonLines(path, functions) : Dataset.FromTask(task, TaskSplit.Eval, config.Seed);
-            return (Dataset.FromTask(task, TaskSplit.Train, config.Seed), eval.Take(config.EvalPrompts));
+            return (rewards, Dataset.FromTask(task, TaskSplit.Train, config.Seed), eval.Take(config.EvalPrompts));
         }
         var train = Dataset.FromJsonLines(config.Dataset!, functions);
-        return (train, (config.EvalDataset is { } e ? Dataset.FromJsonLines(e, functions) : train).Take(config.EvalPrompts));
+        return (rewards, train, (config.EvalDataset is { } e ? Dataset.FromJsonLines(e, functions) : train).Take(config.EvalPrompts));
     }
 
-    /// <summary>Creates the run directory, refusing one that already holds a run.</summary>
-    static void PrepareDirectory(string runDirectory)
+    /// <summary>Drops the lines of steps after the checkpoint (written by the interrupted process).</summary>
+    static void TruncateMetrics(string path, int step)
     {
-        foreach (var marker in new[] { "config.yaml", "metrics.jsonl", "summary.json" })
-            if (File.Exists(Path.Combine(runDirectory, marker)))
-                throw new IOException($"{runDirectory}: already holds a run ({marker}); choose another --run-dir.");
-        Directory.CreateDirectory(runDirectory);
-    }
-
-    static void WriteSummary(string runDirectory, RunSummary summary, EvaluationResult before, EvaluationResult after)
-    {
-        var json = new JsonObject
-        {
-            ["accuracy_before"] = summary.AccuracyBefore,
-            ["accuracy_after"] = summary.AccuracyAfter,
-            ["steps"] = summary.Steps,
-            ["wall_seconds"] = summary.WallSeconds,
-            ["eval_prompts"] = after.Prompts,
-            ["eval_samples_per_prompt"] = after.SamplesPerPrompt,
-            ["mean_length_before"] = before.MeanLength,
-            ["mean_length_after"] = after.MeanLength,
-            ["final_model"] = Path.GetFileName(summary.FinalModel),
-            ["last_step"] = new JsonObject(summary.LastMetrics.Where(p => double.IsFinite(p.Value))
-                .Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value))),
-        };
-        string path = Path.Combine(runDirectory, "summary.json");
-        File.WriteAllText(path + ".tmp", json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        if (!File.Exists(path)) return;
+        var kept = File.ReadAllLines(path).Where(line =>
+            JsonNode.Parse(line)?["step"]?.GetValue<double>() is { } s && s <= step).ToList();
+        File.WriteAllLines(path + ".tmp", kept);
         File.Move(path + ".tmp", path, overwrite: true);
     }
 
@@ -165,4 +250,21 @@ public static class TrainingRun
     {
         "tiny" => ModelSize.Tiny, "small" => ModelSize.Small, _ => ModelSize.Bench50M,
     };
+}
+
+/// <summary>Counts steps in a row whose every update was skipped for NaN/∞ and says when to stop.</summary>
+internal sealed class BadStepGuard(int limit, int updatesPerStep, int consecutive = 0)
+{
+    /// <summary>Bad steps in a row so far.</summary>
+    public int Consecutive { get; private set; } = consecutive;
+
+    /// <summary>Records a step; returns why the run must stop, or null.</summary>
+    public string? Observe(IReadOnlyDictionary<string, double> metrics)
+    {
+        bool bad = metrics.TryGetValue("skipped_updates", out var skipped) && skipped >= updatesPerStep;
+        Consecutive = bad ? Consecutive + 1 : 0;
+        return Consecutive >= limit
+            ? $"{Consecutive} steps in a row (up to step {(int)metrics["step"]}) had NaN or infinite loss or gradients; every update was skipped and the run stopped. The last good checkpoint is intact."
+            : null;
+    }
 }
