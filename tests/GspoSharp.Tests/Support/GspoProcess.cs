@@ -11,6 +11,16 @@ public static class GspoProcess
 
     public static Result RunIn(string workingDirectory, params string[] args)
     {
+        using var process = Start(workingDirectory, args);
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        process.WaitForExit();
+        return new Result(process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>Starts gspo without waiting (read both streams, e.g. with ReadToEndAsync, to avoid blocking it).</summary>
+    public static Process Start(string workingDirectory, params string[] args)
+    {
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
@@ -20,10 +30,9 @@ public static class GspoProcess
         foreach (var arg in args) start.ArgumentList.Add(arg);
         start.Environment["COLUMNS"] = "200";   // wide tables, so assertions see whole cells
         start.Environment["OMP_NUM_THREADS"] = "1";   // tests run in parallel: one LibTorch thread each (TestSetup)
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        process.WaitForExit();
-        return new Result(process.ExitCode, stdout.Result, stderr.Result);
+        return Process.Start(start)!;
     }
+
+    /// <summary>Sends a POSIX signal (INT, TERM) to a process.</summary>
+    public static void Signal(Process process, string signal) => Process.Start("kill", new[] { "-" + signal, process.Id.ToString() })!.WaitForExit();
 }
