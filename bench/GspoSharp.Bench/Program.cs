@@ -1,4 +1,7 @@
 using GspoSharp.Bench;
+using GspoSharp.Models;
+
+OpenMpSettings.PreferPassiveWaiting();   // as the gspo tool does (docs/performance.md)
 
 // Benchmarks print figures measured side by side in one run; docs/performance.md records them.
 //   dotnet run -c Release --project bench/GspoSharp.Bench -- [matmul|objective|model|rollout|step|all] [--quick]

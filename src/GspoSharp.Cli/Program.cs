@@ -1,5 +1,8 @@
 using System.CommandLine;
 using GspoSharp.Cli.Commands;
+using GspoSharp.Models;
+
+OpenMpSettings.PreferPassiveWaiting();   // before LibTorch starts its threads
 
 var root = new RootCommand("gspo: post-train language models with GSPO (Group Sequence Policy Optimization), GSPO-token and GRPO.")
 {
@@ -7,6 +10,7 @@ var root = new RootCommand("gspo: post-train language models with GSPO (Group Se
     SftCommand.Create(),
     EvalCommand.Create(),
     ReportCommand.Create(),
+    ExperimentCommand.Create(),
     ObjectiveCommand.Create(),
     AdvantagesCommand.Create(),
     ScoreCommand.Create(),

@@ -51,7 +51,7 @@ internal static class TrainCommand
     /// finishes its step, checkpoints and returns. A second Ctrl-C ends the process at once; the
     /// checkpoints already written stay intact (they are renamed into place only when complete).
     /// </summary>
-    static RunSummary WithStopSignals(Func<Func<bool>, RunSummary> work)
+    internal static RunSummary WithStopSignals(Func<Func<bool>, RunSummary> work)
     {
         int requests = 0;
         void Request(string signal)

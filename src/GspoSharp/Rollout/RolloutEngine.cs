@@ -29,7 +29,7 @@ public sealed class RolloutEngine(CausalLm model, Func<IReadOnlyList<long>, stri
         bool recordRouting = options.RecordRouting && Enumerable.Range(0, model.Config.NumHiddenLayers).Any(model.Config.IsMoeLayer);
 
         var samples = Enumerable.Range(0, rows).Select(r => new SampleState(r / n, r % n, prompts[r / n],
-            Math.Min(options.MaxNewTokens, context - prompts[r / n].Length), options.Seed)).ToArray();
+            Math.Min(options.MaxNewTokens, context - prompts[r / n].Length), options.Seed, options.FirstPromptIndex)).ToArray();
         using var noGrad = no_grad();
         using var callScope = NewDisposeScope();
         using var cache = model.NewCache(prompts.Count, width + options.MaxNewTokens, maxRows: rows);
@@ -117,12 +117,12 @@ public sealed class RolloutEngine(CausalLm model, Func<IReadOnlyList<long>, stri
     }
 
     /// <summary>Everything one sample accumulates.</summary>
-    sealed class SampleState(int prompt, int index, long[] promptIds, int maxNew, long seed)
+    sealed class SampleState(int prompt, int index, long[] promptIds, int maxNew, long seed, int firstPrompt)
     {
         public int Prompt { get; } = prompt;
         public int Index { get; } = index;
         public long[] PromptIds { get; } = promptIds;
-        public SampleRandom Random { get; } = new(seed, prompt, index);
+        public SampleRandom Random { get; } = new(seed, firstPrompt + prompt, index);
         public List<long> Tokens { get; } = new();
         public List<float> LogProbs { get; } = new();
         public FinishReason? Finish { get; private set; }

@@ -30,6 +30,11 @@ public sealed record SamplingOptions
     /// <summary>Seed of every random draw; see docs/rollout.md for what is reproducible.</summary>
     public long Seed { get; init; }
 
+    /// <summary>Index of the call's first prompt in a larger batch that is generated in several calls:
+    /// prompt i of the call draws from the random stream of prompt FirstPromptIndex + i, so that
+    /// splitting a batch into calls changes no sample.</summary>
+    public int FirstPromptIndex { get; init; }
+
     /// <summary>Record the experts every MoE layer chose for every position (MoE models only).</summary>
     public bool RecordRouting { get; init; }
 

@@ -34,14 +34,14 @@ public abstract class SyntheticTask
     };
 
     /// <summary>Example <paramref name="index"/> of <paramref name="split"/> for <paramref name="seed"/>.
-    /// Eval examples never appear in the train stream.</summary>
+    /// A prompt belongs to one split whatever the seed, so held-out prompts are never trained on, even across seeds.</summary>
     public JsonObject Example(long seed, TaskSplit split, long index)
     {
         for (long attempt = 0; ; attempt++)
         {
             var random = new Random(Hash(seed, (long)split, index, attempt));
             var (prompt, answer, completion) = Generate(random);
-            bool isEval = Hash(seed, 7, StableHash(prompt), 0) % 10 == 0;
+            bool isEval = Hash(0, 7, StableHash(prompt), 0) % 10 == 0;   // the same split for every seed
             if (isEval != (split == TaskSplit.Eval)) continue;   // a prompt belongs to exactly one split
             return new JsonObject { ["prompt"] = prompt, ["answer"] = answer, ["completion"] = completion };
         }

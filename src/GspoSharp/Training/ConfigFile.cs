@@ -62,6 +62,12 @@ public static class ConfigFile
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is YamlScalarNode { Value: null or "" }) return config;
         if (stream.Documents[0].RootNode is not YamlMappingNode root)
             throw new ArgumentException($"{source}: expected key: value lines.");
+        return Apply(config, root, source, lineNumbers);
+    }
+
+    /// <summary>Applies the entries of a YAML mapping (e.g. a section of an experiment matrix).</summary>
+    public static TrainConfig Apply(TrainConfig config, YamlMappingNode root, string source, bool lineNumbers = true)
+    {
         var copy = config with { };
         foreach (var (keyNode, valueNode) in root.Children)
         {
@@ -71,6 +77,9 @@ public static class ConfigFile
                 throw new ArgumentException($"{where}: unknown key '{key}'{Suggestion(key)}.");
             property.SetValue(copy, Convert(valueNode, property.PropertyType, NullableKeys.Contains(key), $"{where}: {key}"));
         }
+        // Naming a dataset replaces the task (a built-in default) unless the same entries name a task too.
+        bool names(string key) => root.Children.ContainsKey(new YamlScalarNode(key));
+        if (names("dataset") && copy.Dataset is not null && !names("task")) copy = copy with { Task = null };
         return copy;
     }
 

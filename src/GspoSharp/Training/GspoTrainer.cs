@@ -86,12 +86,7 @@ public sealed class GspoTrainer : IDisposable
         for (int i = 0; i < prompts.Count; i++)
             if (prompts[i].Length > config.MaxPromptLength)
                 throw new InvalidDataException($"{train.Name}: a prompt has {prompts[i].Length} tokens, more than max_prompt_length {config.MaxPromptLength}.");
-        using var rollout = new RolloutEngine(model, policy.Decode).Generate(prompts, new SamplingOptions
-        {
-            Temperature = config.Temperature, TopP = config.TopP, TopK = config.TopK, MaxNewTokens = config.MaxCompletionLength,
-            SamplesPerPrompt = config.NumGenerations, EosTokenIds = policy.EosTokenIds, Seed = config.Seed * 1_000_003 + step,
-            RecordRouting = isMoe && config.UseSamplerLogprobs && config.RoutingReplay,
-        });
+        using var rollout = Generate(prompts, step);
         var completions = rollout.Completions;
         m["time/generation"] = clock.Elapsed.TotalSeconds;
         m["tokens_per_second/generation"] = rollout.GeneratedTokens / Math.Max(1e-9, m["time/generation"]);
@@ -215,6 +210,25 @@ public sealed class GspoTrainer : IDisposable
         foreach (var record in routingRecords.Values) record.Dispose();
         m["time/step"] = clock.Elapsed.TotalSeconds;
         return m;
+    }
+
+    /// <summary>Samples G completions per prompt, <c>rollout_batch_prompts</c> prompts per engine call; every
+    /// prompt keeps its random stream (FirstPromptIndex), so the split changes no sample.</summary>
+    RolloutResult Generate(IReadOnlyList<long[]> prompts, int step)
+    {
+        var engine = new RolloutEngine(policy.Model, policy.Decode);
+        int chunk = config.RolloutBatchPrompts ?? prompts.Count;
+        var parts = new List<RolloutResult>();
+        for (int start = 0; start < prompts.Count; start += chunk)
+            parts.Add(engine.Generate(prompts.Skip(start).Take(chunk).ToList(), new SamplingOptions
+            {
+                Temperature = config.Temperature, TopP = config.TopP, TopK = config.TopK, MaxNewTokens = config.MaxCompletionLength,
+                SamplesPerPrompt = config.NumGenerations, EosTokenIds = policy.EosTokenIds, Seed = config.Seed * 1_000_003 + step,
+                FirstPromptIndex = start,
+            }));
+        return parts.Count == 1 ? parts[0] : new RolloutResult(
+            parts.SelectMany((p, i) => p.Completions.Select(c => c with { PromptIndex = c.PromptIndex + i * chunk })).ToList(),
+            parts.Sum(p => p.PrefillSeconds), parts.Sum(p => p.DecodeSeconds));
     }
 
     /// <summary>Row of the training data for the n-th prompt: in order for unlimited tasks; for files,

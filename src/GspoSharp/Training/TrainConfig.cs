@@ -22,13 +22,15 @@ public sealed record TrainConfig
     public string InitSize { get; init; } = "small";
     [Description("Seed of a created model's initialisation.")]
     public long InitSeed { get; init; }
+    [Description("Where the model runs: cpu, or cuda / cuda:N with a CUDA build of TorchSharp (this repository references TorchSharp-cpu).")]
+    public string Device { get; init; } = "cpu";
     [Description("Wrap plain prompts as a user turn of the tokenizer's chat template (rows with \"messages\" always use it).")]
     public bool ChatTemplate { get; init; }
 
     // ---- Data and rewards --------------------------------------------------------------------
     [Description("Built-in synthetic task (arithmetic | reverse); unlimited train and held-out data from the seed. Exclusive with dataset.")]
     public string? Task { get; init; } = "arithmetic";
-    [Description("Training data: JSON Lines with \"prompt\" or \"messages\" and the fields the rewards need. Exclusive with task.")]
+    [Description("Training data: JSON Lines with \"prompt\" or \"messages\" and the fields the rewards need. Exclusive with task; setting it replaces the default task.")]
     public string? Dataset { get; init; }
     [Description("Held-out data for accuracy (JSON Lines). With a task, its held-out stream is used.")]
     public string? EvalDataset { get; init; }
@@ -46,6 +48,8 @@ public sealed record TrainConfig
     public int MaxCompletionLength { get; init; } = 256;
     [Description("Longest prompt in tokens; longer prompts are refused. TRL: max_prompt_length (default 512).")]
     public int MaxPromptLength { get; init; } = 512;
+    [Description("Prompts per call of the rollout engine (its KV cache holds this many × num_generations sequences); unset: all prompts_per_step at once. The samples do not depend on it.")]
+    public int? RolloutBatchPrompts { get; init; }
     [Description("Sampling temperature; log-probs are taken at this temperature. TRL default 1.0.")]
     public double Temperature { get; init; } = 1.0;
     [Description("Nucleus sampling mass. TRL default 1.0 (off).")]
@@ -156,6 +160,7 @@ public sealed record TrainConfig
         Require(NumIterations >= 1, "num_iterations", $"is {NumIterations}; must be ≥ 1.");
         Require(MaxCompletionLength >= 1, "max_completion_length", $"is {MaxCompletionLength}; must be ≥ 1.");
         Require(MaxPromptLength >= 1, "max_prompt_length", $"is {MaxPromptLength}; must be ≥ 1.");
+        Require(RolloutBatchPrompts is null or >= 1, "rollout_batch_prompts", $"is {RolloutBatchPrompts}; must be ≥ 1.");
         Require(Temperature > 0 && double.IsFinite(Temperature), "temperature", $"is {Temperature}; RL needs sampling (> 0).");
         Require(TopP > 0 && TopP <= 1, "top_p", $"is {TopP}; must be in (0, 1].");
         Require(TopK is null or >= 0, "top_k", $"is {TopK}; must be ≥ 0.");
@@ -174,6 +179,8 @@ public sealed record TrainConfig
         Require(SaveSteps >= 0, "save_steps", $"is {SaveSteps}; must be ≥ 0.");
         Require(SaveTotalLimit >= 1, "save_total_limit", $"is {SaveTotalLimit}; must be ≥ 1.");
         Require(MaxConsecutiveBadSteps >= 1, "max_consecutive_bad_steps", $"is {MaxConsecutiveBadSteps}; must be ≥ 1.");
+        Require(!(UseSamplerLogprobs && RoutingReplay), "routing_replay",
+            "records the experts of the old-log-prob pass, which use_sampler_logprobs skips; use one or the other.");
         Require((Task is null) != (Dataset is null), Task is null ? "dataset" : "task", "set exactly one of task and dataset.");
         Require(Dataset is not null || EvalDataset is null || Task is not null, "eval_dataset", "needs a dataset.");
         Require(RewardFuncs.Count >= 1, "reward_funcs", "needs at least one reward function.");
@@ -182,11 +189,13 @@ public sealed record TrainConfig
         Require(SftSteps >= 0 && SftBatchSize >= 1 && SftLearningRate > 0, "sft_steps", "sft_steps ≥ 0, sft_batch_size ≥ 1 and sft_learning_rate > 0 are required.");
         Require(new[] { "qwen3", "qwen3_moe", "qwen2", "llama" }.Contains(InitArch), "init_arch", $"is '{InitArch}'; must be qwen3, qwen3_moe, qwen2 or llama.");
         Require(new[] { "tiny", "small", "50m" }.Contains(InitSize), "init_size", $"is '{InitSize}'; must be tiny, small or 50m.");
+        Require(Device == "cpu" || System.Text.RegularExpressions.Regex.IsMatch(Device, @"^cuda(:\d+)?$"), "device", $"is '{Device}'; must be cpu, cuda or cuda:N.");
+        Require(Device == "cpu" || TorchSharp.torch.cuda.is_available(), "device",
+            $"is '{Device}' but CUDA is not available: this build uses TorchSharp-cpu (reference TorchSharp-cuda-linux or -windows instead).");
         try
         {
             var warnings = Objective.Validate().ToList();
             if (RoutingReplay && InitArch != "qwen3_moe" && Model is null) warnings.Add("routing_replay is on but the model has no MoE layers; it does nothing.");
-            if (UseSamplerLogprobs && RoutingReplay) warnings.Add("use_sampler_logprobs with routing_replay replays the sampler's routing.");
             return warnings;
         }
         catch (ArgumentException e)

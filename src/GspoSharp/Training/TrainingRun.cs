@@ -89,7 +89,7 @@ public sealed class TrainingRun
             TinyModels.Create(start, ArchOf(config.InitArch), SizeOf(config.InitSize), config.InitSeed);
         }
         progress.Stage("model", $"loading {start}");
-        using var policy = Policy.Load(start, config.ChatTemplate);
+        using var policy = Policy.Load(start, config.ChatTemplate, config.Device);
         if (config.SftSteps > 0)
         {
             progress.Stage("sft", $"supervised warm start: {config.SftSteps} steps of {config.SftBatchSize} demonstrations");
@@ -128,7 +128,7 @@ public sealed class TrainingRun
         progress.Stage("model", $"resuming from {Path.GetFileName(latest.Path)} (step {state.Step})");
         TruncateMetrics(Path.Combine(runDirectory, "metrics.jsonl"), state.Step);
         var (rewards, train, eval) = run.Data();
-        using var policy = Policy.Load(Path.Combine(latest.Path, "model"), config.ChatTemplate);
+        using var policy = Policy.Load(Path.Combine(latest.Path, "model"), config.ChatTemplate, config.Device);
         return run.Loop(policy, train, eval, rewards, state, Path.Combine(latest.Path, "optimizer.bin"));
     }
 
@@ -136,7 +136,7 @@ public sealed class TrainingRun
     RunSummary Loop(Policy policy, Dataset train, Dataset eval, RewardModel rewards, TrainerState state, string? optimizerCheckpoint)
     {
         string start = Path.Combine(runDirectory, state.StartModel);
-        using var reference = config.Beta > 0 ? Policy.Load(start, config.ChatTemplate) : null;
+        using var reference = config.Beta > 0 ? Policy.Load(start, config.ChatTemplate, config.Device) : null;
         using var trainer = new GspoTrainer(config, policy, train, rewards, reference);
         if (optimizerCheckpoint is not null) trainer.Restore(state.Step, optimizerCheckpoint, state.OptimizerSteps);
         using var log = new MetricsLog(Path.Combine(runDirectory, "metrics.jsonl"));

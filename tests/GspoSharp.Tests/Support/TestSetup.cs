@@ -3,13 +3,14 @@ using System.Runtime.CompilerServices;
 namespace GspoSharp.Tests;
 
 /// <summary>
-/// xunit runs test classes in parallel, one per core; LibTorch would add a thread per core to each
-/// of them, and its spinning OpenMP workers slow oversubscribed runs down many times over. One
-/// intra-op thread per test keeps the two cores busy without contention. Child processes started
-/// by <see cref="GspoProcess"/> get the same setting through OMP_NUM_THREADS.
+/// One LibTorch intra-op thread in the test process. The models under test are tiny, so a second
+/// thread gains little, and LibTorch's OpenMP workers spin while they wait: next to the test
+/// runner's own threads on a 2-core machine that stalls small operations badly (the gspo tool
+/// avoids it with passive waiting, docs/performance.md). Child processes started by
+/// <see cref="GspoProcess"/> get the same setting through OMP_NUM_THREADS.
 /// </summary>
 internal static class TestSetup
 {
     [ModuleInitializer]
-    internal static void OneTorchThreadPerTest() => torch.set_num_threads(1);
+    internal static void OneTorchThread() => torch.set_num_threads(1);
 }

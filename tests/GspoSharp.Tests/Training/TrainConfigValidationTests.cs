@@ -135,7 +135,7 @@ public class TrainConfigValidationTests
         Assert.Equal((800, 32, 0.01), (demo.SftSteps, demo.SftBatchSize, demo.SftLearningRate));
         Assert.Equal((16, 8, 64, 128), (demo.PromptsPerStep, demo.NumGenerations, demo.MaxCompletionLength, demo.CompletionsPerStep));
         Assert.Equal((ImportanceSamplingLevel.Sequence, 4, LossType.Grpo, 0.0), (demo.ImportanceSamplingLevel, demo.StepsPerGeneration, demo.LossType, demo.Beta));
-        Assert.Equal((5e-5, 1.0, 300), (demo.LearningRate, demo.MaxGradNorm, demo.MaxSteps));
+        Assert.Equal((1e-4, 1.0, 500), (demo.LearningRate, demo.MaxGradNorm, demo.MaxSteps));
         Assert.Equal((200, 4), (demo.EvalPrompts, demo.EvalNumSamples));
         // GSPO's clip range, since the recipe leaves epsilon unset.
         Assert.Equal((3e-4, 4e-4), (demo.Objective.ClipLow, demo.Objective.ClipHigh));

@@ -1,0 +1,26 @@
+using System.Runtime.InteropServices;
+
+namespace GspoSharp.Models;
+
+/// <summary>
+/// LibTorch's OpenMP worker threads spin while they wait for work by default. On a machine with
+/// few cores, where .NET's own threads (GC, JIT, thread pool) also need a core, a spinning worker
+/// can hold the core a descheduled peer needs, and small operations then stall for milliseconds:
+/// measured here, a short MoE experiment took 165 s with the default, 11.6 s with passive waiting
+/// and 7.9 s with one thread (docs/performance.md). Passive waiting must be chosen before LibTorch
+/// starts OpenMP, through the process environment that native code reads.
+/// </summary>
+public static class OpenMpSettings
+{
+    [DllImport("libc", EntryPoint = "setenv")]
+    static extern int SetEnv(string name, string value, int overwrite);
+
+    /// <summary>Sets OMP_WAIT_POLICY=PASSIVE unless the user chose a policy. Call before the first tensor operation.</summary>
+    public static void PreferPassiveWaiting()
+    {
+        if (Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is not null) return;
+        // .NET keeps its own copy of the environment on Unix; native code reads the C library's.
+        if (OperatingSystem.IsWindows()) Environment.SetEnvironmentVariable("OMP_WAIT_POLICY", "PASSIVE");
+        else SetEnv("OMP_WAIT_POLICY", "PASSIVE", 0);
+    }
+}

@@ -1,0 +1,177 @@
+using System.Globalization;
+using System.Text;
+using GspoSharp.Experiments;
+using ScottPlot;
+
+namespace GspoSharp.Reports;
+
+/// <summary>
+/// The aggregate report of an experiment: per model, each arm's mean ± std across seeds of
+/// held-out accuracy and training reward against step and against wall-clock, clip fractions,
+/// response length and (MoE) expert-activation volatility; a table of before / final / best
+/// accuracy, steps to the target accuracy, clipped fractions and volatility; runs that diverged or
+/// collapsed are marked.
+/// </summary>
+public static class ExperimentReport
+{
+    /// <summary>A run is marked collapsed when its final accuracy falls this far below its start.</summary>
+    public const double CollapseDrop = 0.1;
+
+    /// <summary>The runs of one arm of one model.</summary>
+    public sealed record Arm(string Model, string Name, IReadOnlyList<RunData> Runs);
+
+    /// <summary>Reads the finished (or stopped) runs of <paramref name="matrix"/> under <paramref name="outputDirectory"/>.</summary>
+    public static IReadOnlyList<Arm> Collect(ExperimentMatrix matrix, string outputDirectory) => matrix.Runs
+        .GroupBy(r => (r.Model, r.Arm))
+        .Select(g => new Arm(g.Key.Model, g.Key.Arm, g
+            .Select(r => Path.Combine(outputDirectory, r.RelativeDirectory))
+            .Where(d => File.Exists(Path.Combine(d, "summary.json")))
+            .Select(RunData.Load).ToList()))
+        .Where(a => a.Runs.Count > 0).ToList();
+
+    /// <summary>Writes results.md and PNGs into <paramref name="outputDirectory"/>; returns the Markdown path.</summary>
+    public static string Write(ExperimentMatrix matrix, IReadOnlyList<Arm> arms, string outputDirectory)
+    {
+        var md = new StringBuilder($"# Experiment {matrix.Name}\n\n");
+        md.AppendLine($"{arms.Sum(a => a.Runs.Count)} runs of {matrix.Runs.Count} planned; seeds {string.Join(", ", matrix.Seeds)}. " +
+                      "Curves are means over seeds with ±1 std bands; training curves are 10-step moving means.").AppendLine();
+        foreach (var model in arms.Select(a => a.Model).Distinct())
+        {
+            var group = arms.Where(a => a.Model == model).ToList();
+            md.AppendLine($"## {model}").AppendLine();
+            Table(md, group, matrix.TargetAccuracy);
+            foreach (var (file, title, key, ylabel, smooth, byTime) in new[]
+                     {
+                         ("accuracy", "Held-out accuracy", "eval/accuracy", "accuracy (pass@1)", false, false),
+                         ("accuracy-time", "Held-out accuracy against wall-clock", "eval/accuracy", "accuracy (pass@1)", false, true),
+                         ("reward", "Training reward", "reward", "reward", true, false),
+                         ("reward-time", "Training reward against wall-clock", "reward", "reward", true, true),
+                         ("clip-tokens", "Clipped tokens", "clip_fraction/tokens/region", "fraction of tokens", true, false),
+                         ("clip-sequences", "Clipped responses", "clip_fraction/sequences/region", "fraction of responses", true, false),
+                         ("volatility", "Expert-activation volatility per update", "routing/volatility", "fraction of activated experts", true, false),
+                         ("length", "Response length", "completions/mean_length", "tokens", true, false),
+                     })
+            {
+                if (!group.Any(a => a.Runs.Any(r => r.Series(key).Count > 0))) continue;
+                string png = $"{model}-{file}.png";
+                Plot(group, key, title, ylabel, smooth, byTime, Path.Combine(outputDirectory, png));
+                md.AppendLine($"![{model}: {title}]({png})").AppendLine();
+            }
+        }
+        string path = Path.Combine(outputDirectory, "results.md");
+        File.WriteAllText(path + ".tmp", md.ToString());
+        File.Move(path + ".tmp", path, overwrite: true);
+        return path;
+    }
+
+    static string F(double v, string format = "F3") => v.ToString(format, CultureInfo.InvariantCulture);
+
+    static string MeanStd(IReadOnlyList<double> values, string format = "F3") => values.Count == 0 ? "—"
+        : values.Count == 1 ? F(values[0], format) : $"{F(values.Average(), format)} ± {F(Std(values), format)}";
+
+    static double Std(IReadOnlyList<double> v)
+    {
+        if (v.Count < 2) return 0;
+        double mean = v.Average();
+        return Math.Sqrt(v.Sum(x => (x - mean) * (x - mean)) / (v.Count - 1));
+    }
+
+    /// <summary>Accuracy at every evaluation of a run, with the before-RL accuracy at step 0.</summary>
+    internal static IReadOnlyList<(double Step, double Value)> Accuracy(RunData run)
+    {
+        var points = run.Series("eval/accuracy").ToList();
+        if (run.SummaryValue("accuracy_before") is { } before) points.Insert(0, (0, before));
+        return points;
+    }
+
+    /// <summary>Marks a run diverged (stopped on NaN) or collapsed (accuracy fell by more than <see cref="CollapseDrop"/>).</summary>
+    public static string? Status(RunData run)
+    {
+        if (run.Summary?["stopped"]?.GetValue<string>() is { } stopped) return stopped;
+        var before = run.SummaryValue("accuracy_before");
+        var after = run.SummaryValue("accuracy_after");
+        return before is { } b && after is { } a && a < b - CollapseDrop ? "collapsed" : null;
+    }
+
+    static void Table(StringBuilder md, IReadOnlyList<Arm> arms, double? target)
+    {
+        md.AppendLine($"| arm | runs | accuracy before | final accuracy | best accuracy | steps to {(target is { } t ? F(t, "F2") : "target")} | " +
+                      "clipped tokens | clipped responses | volatility | marked |");
+        md.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
+        foreach (var arm in arms)
+        {
+            var finals = arm.Runs.Select(r => r.SummaryValue("accuracy_after")).Where(v => v is not null).Select(v => v!.Value).ToList();
+            var bests = arm.Runs.Select(r => Accuracy(r) is { Count: > 0 } a ? a.Max(p => p.Value) : double.NaN).Where(double.IsFinite).ToList();
+            var befores = arm.Runs.Select(r => r.SummaryValue("accuracy_before")).Where(v => v is not null).Select(v => v!.Value).ToList();
+            var toTarget = target is { } goal
+                ? arm.Runs.Select(r => Accuracy(r).FirstOrDefault(p => p.Value >= goal) is var hit && hit != default ? hit.Step : double.NaN).ToList()
+                : new List<double>();
+            var reached = toTarget.Where(double.IsFinite).ToList();
+            string steps = target is null ? "—" : reached.Count == 0 ? $"not reached (0/{arm.Runs.Count})"
+                : $"{MeanStd(reached, "F0")}{(reached.Count < arm.Runs.Count ? $" ({reached.Count}/{arm.Runs.Count} reached)" : "")}";
+            string RunMean(string key, string format = "F4") =>
+                MeanStd(arm.Runs.Select(r => r.Series(key)).Where(s => s.Count > 0).Select(s => s.Average(p => p.Value)).ToList(), format);
+            var marks = arm.Runs.Select(r => (r.Name, Status: Status(r))).Where(x => x.Status is not null).Select(x => $"seed {x.Name.Replace("seed-", "")}: {x.Status}");
+            md.AppendLine($"| {arm.Name} | {arm.Runs.Count} | {MeanStd(befores)} | {MeanStd(finals)} | {MeanStd(bests)} | {steps} | " +
+                          $"{RunMean("clip_fraction/tokens/region")} | {RunMean("clip_fraction/sequences/region")} | " +
+                          $"{(arm.Runs.Any(r => r.Series("routing/volatility").Count > 0) ? RunMean("routing/volatility") : "—")} | {string.Join("; ", marks)} |");
+        }
+        md.AppendLine();
+    }
+
+    /// <summary>Mean ± std across an arm's seeds, at the steps all of them logged.</summary>
+    static void Plot(IReadOnlyList<Arm> arms, string key, string title, string ylabel, bool smooth, bool byTime, string path)
+    {
+        var plot = new Plot();
+        var palette = new ScottPlot.Palettes.Category10();
+        int colorIndex = 0;
+        foreach (var arm in arms)
+        {
+            var color = palette.GetColor(colorIndex++);
+            var series = arm.Runs.Select(r =>
+            {
+                var s = key == "eval/accuracy" ? Accuracy(r) : r.Series(key);
+                var values = smooth ? RunReport.MovingMean(s.Select(p => p.Value).ToArray(), 10) : s.Select(p => p.Value).ToArray();
+                var clock = Cumulative(r);
+                return s.Select((p, i) => (p.Step, Time: clock.TryGetValue((int)p.Step, out var c) ? c : 0, Value: values[i])).ToList();
+            }).Where(s => s.Count > 0).ToList();
+            if (series.Count == 0) continue;
+            var steps = series.Select(s => s.Select(p => p.Step).ToHashSet()).Aggregate((a, b) => { a.IntersectWith(b); return a; }).Order().ToArray();
+            if (steps.Length == 0) continue;
+            var mean = steps.Select(st => series.Average(s => s.First(p => p.Step == st).Value)).ToArray();
+            var std = steps.Select(st => Std(series.Select(s => s.First(p => p.Step == st).Value).ToList())).ToArray();
+            var xs = byTime ? steps.Select(st => series.Average(s => s.First(p => p.Step == st).Time) / 60).ToArray() : steps;
+            if (series.Count > 1)
+            {
+                var band = plot.Add.FillY(xs, mean.Select((m, i) => m - std[i]).ToArray(), mean.Select((m, i) => m + std[i]).ToArray());
+                band.FillStyle.Color = color.WithAlpha(0.2);
+                band.LineStyle.Width = 0;
+            }
+            var line = plot.Add.ScatterLine(xs, mean);
+            line.Color = color;
+            line.LegendText = $"{arm.Name} (n={series.Count})";
+            if (key == "eval/accuracy") line.MarkerSize = 5;
+        }
+        plot.Title(title);
+        plot.XLabel(byTime ? "wall-clock minutes (RL steps)" : "step");
+        plot.YLabel(ylabel);
+        plot.ShowLegend();
+        plot.SavePng(path + ".tmp.png", 900, 480);
+        File.Move(path + ".tmp.png", path, overwrite: true);
+    }
+
+    /// <summary>Seconds of RL steps up to each step (step 0 = 0).</summary>
+    static Dictionary<int, double> Cumulative(RunData run)
+    {
+        var clock = new Dictionary<int, double> { [0] = 0 };
+        double total = 0;
+        foreach (var (step, metrics) in run.Steps)
+            if (metrics.TryGetValue("time/step", out var seconds))
+            {
+                total += seconds;
+                clock[step] = total;
+            }
+            else clock.TryAdd(step, total);
+        return clock;
+    }
+}
