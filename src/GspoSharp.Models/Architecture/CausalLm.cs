@@ -103,7 +103,7 @@ public sealed class CausalLm : nn.Module
         var mask = attentionMask?.to_type(ScalarType.Bool) ?? ones(new[] { b, t }, ScalarType.Bool, inputIds.device);
 
         // RoPE positions count real tokens only, so left padding does not shift them.
-        var positions = (mask.to_type(ScalarType.Int64).cumsum(1) - 1).clamp_min(0);
+        var positions = mask.to_type(ScalarType.Int64).cumsum(1).sub(Scalars.OneInt).clamp_min(Scalars.ZeroInt);
         if (cache is not null) positions = positions + cache.NextPosition.unsqueeze(1);
         var (cos, sin) = rotary.Angles(positions, DType);
 

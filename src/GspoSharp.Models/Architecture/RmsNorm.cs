@@ -12,13 +12,13 @@ namespace GspoSharp.Models.Architecture;
 public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 {
     readonly Parameter weight;
-    readonly double eps;
+    readonly Scalar eps;   // held by the module: see Scalars
 
     /// <summary>A norm over the last dimension of size <paramref name="dim"/>, weight initialised to 1.</summary>
     public RmsNorm(long dim, double eps, ScalarType dtype) : base(nameof(RmsNorm))
     {
         weight = nn.Parameter(ones(dim, dtype));
-        this.eps = eps;
+        this.eps = eps.ToScalar();
         RegisterComponents();
     }
 
@@ -27,7 +27,7 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var x32 = x.to_type(Precision.Accumulate(x.dtype));
-        var normed = x32 * (x32.square().mean(new long[] { -1 }, keepdim: true) + eps).rsqrt();
+        var normed = x32 * (x32 * x32).mean(new long[] { -1 }, keepdim: true).add(eps).rsqrt();
         return (weight * normed.to_type(x.dtype)).MoveToOuterDisposeScope();
     }
 }

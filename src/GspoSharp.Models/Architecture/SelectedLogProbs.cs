@@ -76,13 +76,17 @@ internal sealed class SelectedLogProbs : autograd.MultiTensorFunction<SelectedLo
             var logits = Logits(h, weight, temperature);
             var g = grad.narrow(0, start, rows).to_type(acc).unsqueeze(1);
             var dLogits = -(logits - logSumExp.narrow(0, start, rows).unsqueeze(1)).exp() * g;    // −softmax · g
-            dLogits = dLogits.scatter_add(1, targets.narrow(0, start, rows).unsqueeze(1), g) / temperature;
+            using var inverse = (1 / temperature).ToScalar();
+            dLogits = dLogits.scatter_add(1, targets.narrow(0, start, rows).unsqueeze(1), g).mul(inverse);
             gradHidden.narrow(0, start, rows).copy_(dLogits.matmul(weight.to_type(acc)));
             gradWeight.add_(dLogits.t().matmul(h.to_type(acc)));
         }
         return new List<Tensor> { gradHidden, gradWeight.to_type(weight.dtype), null!, null! };
     }
 
-    static Tensor Logits(Tensor hidden, Tensor weight, double temperature) =>
-        hidden.matmul(weight.t()).to_type(Precision.Accumulate(hidden.dtype)) / temperature;
+    static Tensor Logits(Tensor hidden, Tensor weight, double temperature)
+    {
+        using var t = temperature.ToScalar();   // kept alive through the call: see Scalars
+        return hidden.matmul(weight.t()).to_type(Precision.Accumulate(hidden.dtype)).div(t);
+    }
 }

@@ -63,7 +63,8 @@ public sealed class SparseMoe : nn.Module
         var flatIds = ids.reshape(-1);
         var order = flatIds.sort(stable: true).Indices;   // stable: each expert sees its tokens in input order, run after run
         var counts = flatIds.bincount(null, experts.Count).cpu().data<long>().ToArray();   // one host read
-        var tokenOf = order.div(topK, rounding_mode: RoundingMode.floor);
+        using var k = ((long)topK).ToScalar();
+        var tokenOf = order.div(k, rounding_mode: RoundingMode.floor);
         var weightOf = weights.reshape(-1).index_select(0, order).unsqueeze(1);
         var output = zeros_like(tokens);
         long start = 0;

@@ -1,3 +1,4 @@
+using GspoSharp.Models.Architecture;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -86,11 +87,11 @@ internal static class PolicyLossMetrics
         Tensor ratio, Tensor clippedLow, Tensor clippedHigh, Tensor? k3, Tensor clampHits)
     {
         var f64 = ScalarType.Float64;
-        var nonEmpty = lengths > 0;
+        var nonEmpty = lengths.gt(Scalars.Zero);
         var tokens = lengths.to_type(f64).sum();
         var sequences = nonEmpty.to_type(f64).sum();
-        var perToken = tokens.clamp_min(1);
-        var perSequence = sequences.clamp_min(1);
+        var perToken = tokens.clamp_min(Scalars.One);
+        var perSequence = sequences.clamp_min(Scalars.One);
 
         var lowTokens = clippedLow.logical_and(mask);       // broadcasts [B, 1] flags over tokens
         var highTokens = clippedHigh.logical_and(mask);
@@ -104,13 +105,17 @@ internal static class PolicyLossMetrics
         var values = (perResponse ? ratio[.., 0] : ratio).to_type(f64);
         var count = perResponse ? perSequence : perToken;
         var any = valid.any();
-        var ratioMean = where(any, values.masked_fill(valid.logical_not(), 0).sum() / count, 1.0);
-        var ratioMin = where(any, values.masked_fill(valid.logical_not(), double.PositiveInfinity).min(), 1.0);
-        var ratioMax = where(any, values.masked_fill(valid.logical_not(), double.NegativeInfinity).max(), 1.0);
+        var one = ones(new long[0], f64, values.device);
+        var ratioMean = where(any, values.masked_fill(valid.logical_not(), Scalars.Zero).sum() / count, one);
+        var ratioMin = where(any, values.masked_fill(valid.logical_not(), Scalars.PositiveInfinity).min(), one);
+        var ratioMax = where(any, values.masked_fill(valid.logical_not(), Scalars.NegativeInfinity).max(), one);
 
-        var lw = logRatio.to_type(f64).clamp(-ObjectiveDefaults.LogRatioBound, ObjectiveDefaults.LogRatioBound);
-        var approxKl = (lw.exp() - 1 - lw).masked_fill(mask.logical_not(), 0).sum() / perToken;
-        var refKl = k3 is null ? tensor(double.NaN, f64) : k3.to_type(f64).masked_fill(mask.logical_not(), 0).sum() / perToken;
+        using var bound = ObjectiveDefaults.LogRatioBound.ToScalar();
+        using var negativeBound = (-ObjectiveDefaults.LogRatioBound).ToScalar();
+        var lw = logRatio.to_type(f64).clamp(negativeBound, bound);
+        var approxKl = (lw.exp() - lw).sub(Scalars.One).masked_fill(mask.logical_not(), Scalars.Zero).sum() / perToken;
+        var refKl = k3 is null ? full(new long[0], Scalars.NaN, f64, values.device)
+            : k3.to_type(f64).masked_fill(mask.logical_not(), Scalars.Zero).sum() / perToken;
 
         return stack(new[]
         {

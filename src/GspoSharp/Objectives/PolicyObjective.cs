@@ -1,3 +1,4 @@
+using GspoSharp.Models.Architecture;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -32,44 +33,47 @@ public static class PolicyObjective
         using var scope = NewDisposeScope();
         var dtype = batch.LogProbs.dtype;
         long b = batch.LogProbs.shape[0], t = batch.LogProbs.shape[1];
-        double bound = ObjectiveDefaults.LogRatioBound;
+        // Every Scalar operand is a constant or held by a using until the end: see Scalars.
+        using var bound = ObjectiveDefaults.LogRatioBound.ToScalar();
+        using var negativeBound = (-ObjectiveDefaults.LogRatioBound).ToScalar();
 
         var mask = batch.ResponseMask.to_type(ScalarType.Bool);
         var padding = mask.logical_not();
         var lengths = mask.to_type(dtype).sum(1);            // |y_i|
-        var safeLengths = lengths.clamp_min(1);              // empty responses divide by 1 and add 0
+        var safeLengths = lengths.clamp_min(Scalars.One);    // empty responses divide by 1 and add 0
 
         // Padding is replaced by 0 before any arithmetic (masked_fill, not a product, so that a
         // NaN or ±∞ there can neither reach an exp nor turn into NaN through 0·∞).
-        var logProbs = batch.LogProbs.masked_fill(padding, 0);
-        var logRatio = logProbs - batch.OldLogProbs.detach().masked_fill(padding, 0);   // log w_{i,t}
+        var logProbs = batch.LogProbs.masked_fill(padding, Scalars.Zero);
+        var logRatio = logProbs - batch.OldLogProbs.detach().masked_fill(padding, Scalars.Zero);   // log w_{i,t}
 
         // The importance ratio: [B, 1] for GSPO (one per response), [B, T] otherwise.
         Tensor ratio, clampHits;
         if (level == ImportanceSamplingLevel.Token)
         {
-            clampHits = (logRatio.abs() > bound).sum();
-            ratio = logRatio.clamp(-bound, bound).exp();
+            clampHits = logRatio.abs().gt(bound).sum();
+            ratio = logRatio.clamp(negativeBound, bound).exp();
         }
         else
         {
             var logS = logRatio.sum(1) / safeLengths;        // log s_i, in log space
-            clampHits = (logS.abs() > bound).logical_and(lengths > 0).sum();
+            clampHits = logS.abs().gt(bound).logical_and(lengths.gt(Scalars.Zero)).sum();
             if (level == ImportanceSamplingLevel.Sequence)
-                ratio = logS.clamp(-bound, bound).exp().unsqueeze(1);
+                ratio = logS.clamp(negativeBound, bound).exp().unsqueeze(1);
             else   // value s_i, gradient through the token's own log-prob only
-                ratio = (logS.detach().clamp(-bound, bound).unsqueeze(1) + logProbs - logProbs.detach()).exp();
+                ratio = (logS.detach().clamp(negativeBound, bound).unsqueeze(1) + logProbs - logProbs.detach()).exp();
         }
 
         var advantages = batch.Advantages.detach().to_type(dtype);
-        advantages = advantages.dim() == 1 ? advantages.unsqueeze(1) : advantages.masked_fill(padding, 0);
+        advantages = advantages.dim() == 1 ? advantages.unsqueeze(1) : advantages.masked_fill(padding, Scalars.Zero);
 
         // −min(r·Â, clip(r)·Â). The clipped branch is the smaller one exactly when r > 1+ε_high with
         // Â > 0, or r < 1−ε_low with Â < 0; there it is a constant (zero gradient). Selecting it
         // explicitly gives the same values as the min and makes "clipped" mean "no gradient".
-        double low = 1 - options.ClipLow, high = 1 + options.ClipHigh;
-        var clippedLow = (ratio < low).logical_and(advantages < 0);
-        var clippedHigh = (ratio > high).logical_and(advantages > 0);
+        using var low = (1 - options.ClipLow).ToScalar();
+        using var high = (1 + options.ClipHigh).ToScalar();
+        var clippedLow = ratio.lt(low).logical_and(advantages.lt(Scalars.Zero));
+        var clippedHigh = ratio.gt(high).logical_and(advantages.gt(Scalars.Zero));
         var clipped = clippedLow.logical_or(clippedHigh);
         var surrogate = where(clipped, ratio.detach().clamp(low, high) * advantages, ratio * advantages);
         var perToken = (-surrogate).expand(b, t);
@@ -79,22 +83,23 @@ public static class PolicyObjective
         Tensor? k3 = null;
         if (batch.RefLogProbs is { } refLogProbs)
         {
-            var d = refLogProbs.detach().masked_fill(padding, 0) - logProbs;
-            clampHits = clampHits + (d.abs() > bound).sum();
-            d = d.clamp(-bound, bound);
-            k3 = d.exp() - d - 1;
-            if (options.Beta > 0) perToken = perToken + options.Beta * k3;
+            var d = refLogProbs.detach().masked_fill(padding, Scalars.Zero) - logProbs;
+            clampHits = clampHits + d.abs().gt(bound).sum();
+            d = d.clamp(negativeBound, bound);
+            k3 = (d.exp() - d).sub(Scalars.One);
+            using var beta = options.Beta.ToScalar();
+            if (options.Beta > 0) perToken = perToken + k3.mul(beta);
         }
-        perToken = perToken.masked_fill(padding, 0);
+        perToken = perToken.masked_fill(padding, Scalars.Zero);
 
-        var responses = batch.Totals is { } totals ? tensor((double)totals.Sequences, dtype) : (lengths > 0).sum();
+        var responses = batch.Totals is { } totals ? tensor((double)totals.Sequences, dtype) : lengths.gt(Scalars.Zero).sum().to_type(dtype);
         var tokens = batch.Totals is { } t2 ? tensor((double)t2.Tokens, dtype) : lengths.sum();
-        double rows = batch.Totals?.Rows ?? b;
+        using var constant = ((double)(batch.Totals?.Rows ?? b) * options.MaxCompletionLength).ToScalar();
         var loss = options.LossType switch
         {
-            LossType.Grpo => (perToken.sum(1) / safeLengths).sum() / responses.clamp_min(1),
-            LossType.Dapo => perToken.sum() / tokens.clamp_min(1),
-            _ => perToken.sum() / (rows * options.MaxCompletionLength),
+            LossType.Grpo => (perToken.sum(1) / safeLengths).sum() / responses.clamp_min(Scalars.One),
+            LossType.Dapo => perToken.sum() / tokens.clamp_min(Scalars.One),
+            _ => perToken.sum().div(constant),
         };
 
         Tensor metrics;

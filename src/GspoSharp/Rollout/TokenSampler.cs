@@ -1,3 +1,4 @@
+using GspoSharp.Models.Architecture;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -22,13 +23,15 @@ internal static class TokenSampler
             var untempered = logits.log_softmax(-1).gather(1, greedy.unsqueeze(1)).squeeze(1);
             return (greedy.MoveToOuterDisposeScope(), untempered.MoveToOuterDisposeScope());
         }
-        var logProbs = (logits / options.Temperature).log_softmax(-1);
+        using var temperature = options.Temperature.ToScalar();   // kept alive through the call: see Scalars
+        var logProbs = logits.div(temperature).log_softmax(-1);
         var kept = Truncate(logProbs, options);
         // Inverse CDF: the first token whose cumulative mass reaches u · total. Zero-mass tokens never
         // raise the CDF, so they can never be chosen, whatever the rounding of the cumulative sum.
         var cdf = kept.exp().cumsum(-1);
         var u = tensor(uniforms, cdf.dtype, cdf.device).unsqueeze(1) * cdf.narrow(1, cdf.shape[1] - 1, 1);
-        var tokens = (cdf < u).sum(-1).clamp_max(cdf.shape[1] - 1);
+        using var last = (cdf.shape[1] - 1).ToScalar();
+        var tokens = (cdf < u).sum(-1).clamp_max(last);
         var chosen = logProbs.gather(1, tokens.unsqueeze(1)).squeeze(1);
         return (tokens.MoveToOuterDisposeScope(), chosen.MoveToOuterDisposeScope());
     }
@@ -41,7 +44,7 @@ internal static class TokenSampler
         if (options.TopK is { } k && k > 0 && k < vocab)
         {
             var kth = logProbs.topk(k, dim: -1).values.narrow(1, k - 1, 1);
-            kept = kept.masked_fill(kept < kth, double.NegativeInfinity);
+            kept = kept.masked_fill(kept < kth, Scalars.NegativeInfinity);
         }
         if (options.TopP is { } p && p < 1)
         {
@@ -50,8 +53,10 @@ internal static class TokenSampler
             var (sorted, order) = kept.sort(-1, descending: true);
             var probabilities = sorted.exp();
             var before = probabilities.cumsum(-1) - probabilities;
-            var drop = (before >= p).scatter(1, order, before >= p);
-            kept = kept.masked_fill(drop, double.NegativeInfinity);
+            using var mass = p.ToScalar();
+            var beyond = before.ge(mass);
+            var drop = beyond.scatter(1, order, beyond);
+            kept = kept.masked_fill(drop, Scalars.NegativeInfinity);
         }
         return kept;
     }
