@@ -17,6 +17,15 @@ public enum ModelSize
 /// <summary>Configs of small models in each architecture, written exactly like real config.json files.</summary>
 public static class TinyConfigs
 {
+    /// <summary>The size called <paramref name="name"/> ("tiny", "small", "50m"), or null.</summary>
+    public static ModelSize? ParseSize(string name) => name switch
+    {
+        "tiny" => ModelSize.Tiny,
+        "small" => ModelSize.Small,
+        "50m" => ModelSize.Bench50M,
+        _ => null,
+    };
+
     /// <summary>The config of a <paramref name="size"/> model of <paramref name="type"/> for a vocabulary of <paramref name="vocabSize"/>.</summary>
     public static ModelConfig Create(ModelType type, ModelSize size, int vocabSize, int? eosTokenId = null, int? padTokenId = null)
     {

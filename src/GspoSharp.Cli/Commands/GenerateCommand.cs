@@ -1,9 +1,7 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
-using GspoSharp.Models;
-using GspoSharp.Models.Architecture;
-using GspoSharp.Models.Tokenization;
 using GspoSharp.Rollout;
+using GspoSharp.Training;
 
 namespace GspoSharp.Cli.Commands;
 
@@ -35,23 +33,19 @@ internal static class GenerateCommand
             bool single = parse.GetValue(prompt) is not null;
             if (single == (parse.GetValue(input) is not null))
                 throw new ArgumentException("give either --prompt (one streamed sample) or --input (a batch of prompts).");
-            string directory = parse.GetValue(model)!.FullName;
-            var tokenizer = HfTokenizer.Load(directory);
-            using var lm = ModelDirectory.Load(directory);
+            using var policy = Policy.Load(parse.GetValue(model)!.FullName, parse.GetValue(chat));
             var options = new SamplingOptions
             {
                 Temperature = parse.GetValue(temperature), TopP = parse.GetValue(topP), TopK = parse.GetValue(topK),
                 MaxNewTokens = parse.GetValue(maxNew), SamplesPerPrompt = single ? 1 : parse.GetValue(samples),
-                Seed = parse.GetValue(seed), EosTokenIds = EndOfSequenceIds(directory, lm.Config, tokenizer),
+                Seed = parse.GetValue(seed), EosTokenIds = policy.EosTokenIds,
             };
-            bool useChat = parse.GetValue(chat);
-            string Decode(IReadOnlyList<long> ids) => tokenizer.Decode(ids.Select(i => (int)i), skipSpecialTokens: true);
             if (single)
-                return Stream(lm, tokenizer, Encode(tokenizer, parse.GetValue(prompt)!, useChat), options, Decode);
+                return Stream(policy, policy.EncodePrompt(new JsonObject { ["prompt"] = parse.GetValue(prompt) }), options);
 
             string inputPath = parse.GetValue(input)!.FullName;
-            var prompts = JsonLines.Read(inputPath).Select(line => PromptIds(line.Value, tokenizer, useChat, inputPath, line.Line)).ToList();
-            using var result = new RolloutEngine(lm, Decode).Generate(prompts, options);
+            var prompts = JsonLines.Read(inputPath).Select(line => PromptIds(line.Value, policy, inputPath, line.Line)).ToList();
+            using var result = new RolloutEngine(policy.Model, policy.Decode).Generate(prompts, options);
             JsonLines.Write(parse.GetValue(output)?.FullName, writer =>
             {
                 foreach (var c in result.Completions)
@@ -72,42 +66,26 @@ internal static class GenerateCommand
 
     static JsonArray Array(IEnumerable<JsonNode> items) => new(items.ToArray());
 
-    /// <summary>generation_config.json's end-of-sequence ids, else config.json's, else the tokenizer's.</summary>
-    internal static long[] EndOfSequenceIds(string directory, ModelConfig config, HfTokenizer tokenizer)
-    {
-        var fromGeneration = ModelDirectory.LoadGenerationConfig(directory)?.EosTokenIds ?? System.Array.Empty<int>();
-        var ids = fromGeneration.Count > 0 ? fromGeneration
-            : config.EosTokenIds.Count > 0 ? config.EosTokenIds
-            : tokenizer.EosTokenId is { } eos ? new[] { eos } : System.Array.Empty<int>();
-        return ids.Select(i => (long)i).ToArray();
-    }
-
-    static long[] Encode(HfTokenizer tokenizer, string text, bool chat)
-    {
-        if (chat && tokenizer.ChatFormat is null) throw new ArgumentException($"{tokenizer.Directory}: the tokenizer has no chat template; drop --chat.");
-        string rendered = chat ? tokenizer.ApplyChatTemplate(new[] { new ChatMessage("user", text) }, addGenerationPrompt: true) : text;
-        return tokenizer.Encode(rendered).Select(i => (long)i).ToArray();
-    }
-
-    static long[] PromptIds(JsonObject line, HfTokenizer tokenizer, bool chat, string path, int number)
+    /// <summary>A line's prompt ids: given as ids, or a text encoded as the policy encodes prompts (chat template with --chat).</summary>
+    static long[] PromptIds(JsonObject line, Policy policy, string path, int number)
     {
         if (line["prompt_ids"] is not null) return JsonLines.Ids(line, "prompt_ids", path, number);
-        if (line["prompt"] is JsonValue v && v.TryGetValue(out string? text)) return Encode(tokenizer, text, chat);
+        if (line["prompt"] is JsonValue v && v.TryGetValue(out string? _)) return policy.EncodePrompt(line);
         throw new InvalidDataException($"{path}:{number}: expected {{\"prompt\": TEXT}} or {{\"prompt_ids\": [..]}}.");
     }
 
     /// <summary>Prints the sample as it is produced: the decoded text grows token by token; a multi-byte
     /// character is printed once all of its bytes have arrived.</summary>
-    static int Stream(CausalLm lm, HfTokenizer tokenizer, long[] promptIds, SamplingOptions options, Func<IReadOnlyList<long>, string> decode)
+    static int Stream(Policy policy, long[] promptIds, SamplingOptions options)
     {
         var tokens = new List<long>();
         int printed = 0;
-        var engine = new RolloutEngine(lm, decode)
+        var engine = new RolloutEngine(policy.Model, policy.Decode)
         {
             OnToken = (_, _, token) =>
             {
                 tokens.Add(token);
-                string text = decode(tokens);
+                string text = policy.Decode(tokens);
                 int ready = text.EndsWith('\uFFFD') ? text.TrimEnd('\uFFFD').Length : text.Length;
                 if (ready > printed)
                 {

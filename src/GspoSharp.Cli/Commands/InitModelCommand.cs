@@ -16,21 +16,10 @@ internal static class InitModelCommand
         var command = new Command("init-model", "Create a small model (config, safetensors, tokenizer) from scratch.") { arch, size, output, seed };
         command.SetAction(parse => CommandErrors.Run(() =>
         {
-            var type = parse.GetValue(arch) switch
-            {
-                "qwen3" => ModelType.Qwen3,
-                "qwen3_moe" => ModelType.Qwen3Moe,
-                "qwen2" => ModelType.Qwen2,
-                "llama" => ModelType.Llama,
-                var other => throw new ArgumentException($"--arch must be qwen3, qwen3_moe, qwen2 or llama; got '{other}'."),
-            };
-            var modelSize = parse.GetValue(size) switch
-            {
-                "tiny" => ModelSize.Tiny,
-                "small" => ModelSize.Small,
-                "50m" => ModelSize.Bench50M,
-                var other => throw new ArgumentException($"--size must be tiny, small or 50m; got '{other}'."),
-            };
+            var type = ModelConfig.ParseType(parse.GetValue(arch)!)
+                       ?? throw new ArgumentException($"--arch must be qwen3, qwen3_moe, qwen2 or llama; got '{parse.GetValue(arch)}'.");
+            var modelSize = TinyConfigs.ParseSize(parse.GetValue(size)!)
+                            ?? throw new ArgumentException($"--size must be tiny, small or 50m; got '{parse.GetValue(size)}'.");
             string directory = parse.GetValue(output)!;
             TinyModels.Create(directory, type, modelSize, parse.GetValue(seed));
             var config = ModelConfig.Load(Path.Combine(directory, ModelDirectory.ConfigFileName));

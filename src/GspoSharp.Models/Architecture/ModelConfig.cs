@@ -103,6 +103,16 @@ public sealed record ModelConfig
         _ => "llama",
     };
 
+    /// <summary>The model type called <paramref name="name"/> ("qwen3", "qwen3_moe", "qwen2", "llama"), or null.</summary>
+    public static ModelType? ParseType(string name) => name switch
+    {
+        "qwen3" => ModelType.Qwen3,
+        "qwen3_moe" => ModelType.Qwen3Moe,
+        "qwen2" => ModelType.Qwen2,
+        "llama" => ModelType.Llama,
+        _ => null,
+    };
+
     /// <summary>Reads and validates <paramref name="path"/> (a config.json).</summary>
     public static ModelConfig Load(string path)
     {
@@ -125,14 +135,7 @@ public sealed record ModelConfig
     {
         var f = new ConfigFields(json, source);
         string typeName = f.String("model_type") ?? throw f.Error("model_type", "is missing");
-        ModelType type = typeName switch
-        {
-            "qwen3" => ModelType.Qwen3,
-            "qwen3_moe" => ModelType.Qwen3Moe,
-            "qwen2" => ModelType.Qwen2,
-            "llama" => ModelType.Llama,
-            _ => throw f.Error("model_type", $"is \"{typeName}\"; supported: qwen3, qwen3_moe, qwen2, llama"),
-        };
+        ModelType type = ParseType(typeName) ?? throw f.Error("model_type", $"is \"{typeName}\"; supported: qwen3, qwen3_moe, qwen2, llama");
 
         string act = f.String("hidden_act") ?? "silu";
         if (act != "silu") throw f.Error("hidden_act", $"is \"{act}\"; only silu (SwiGLU) is implemented");

@@ -71,7 +71,8 @@ public static class ExperimentRunner
         {
             if (Directory.Exists(initial)) Directory.Delete(initial, recursive: true);
             progress.Stage("model", $"creating the {config.InitSize} {config.InitArch} model of '{model}'");
-            TinyModels.Create(initial, TrainingRun.ArchOf(config.InitArch), TrainingRun.SizeOf(config.InitSize), config.InitSeed);
+            var (type, size) = TrainingRun.InitModel(config);
+            TinyModels.Create(initial, type, size, config.InitSeed);
         }
         using var policy = Policy.Load(initial, config.ChatTemplate, config.Device);
         if (config.SftSteps > 0)

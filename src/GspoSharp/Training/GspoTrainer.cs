@@ -106,9 +106,8 @@ public sealed class GspoTrainer : IDisposable
             m["time/step"] = clock.Elapsed.TotalSeconds;
             return m;
         }
-        var order = used.ToList();
-        Shuffle(order, new Random((int)((config.Seed * 7919 + step) & 0x7FFFFFFF)));
-        var miniBatches = Split(order, config.StepsPerGeneration).Select(mb => Split(mb, config.GradientAccumulationSteps)).ToList();
+        Shuffle(used, new Random((int)((config.Seed * 7919 + step) & 0x7FFFFFFF)));
+        var miniBatches = Split(used, config.StepsPerGeneration).Select(mb => Split(mb, config.GradientAccumulationSteps)).ToList();
 
         using var scope = NewDisposeScope();
         using var batch = SequenceBatch.Build(completions.Select(c => c.PromptIds).ToList(), completions.Select(c => c.CompletionIds).ToList(), model.Device);

@@ -187,8 +187,8 @@ public sealed record TrainConfig
         Require(RewardWeights is null || RewardWeights.Count == RewardFuncs.Count, "reward_weights",
             $"has {RewardWeights?.Count} weights for {RewardFuncs.Count} reward functions.");
         Require(SftSteps >= 0 && SftBatchSize >= 1 && SftLearningRate > 0, "sft_steps", "sft_steps ≥ 0, sft_batch_size ≥ 1 and sft_learning_rate > 0 are required.");
-        Require(new[] { "qwen3", "qwen3_moe", "qwen2", "llama" }.Contains(InitArch), "init_arch", $"is '{InitArch}'; must be qwen3, qwen3_moe, qwen2 or llama.");
-        Require(new[] { "tiny", "small", "50m" }.Contains(InitSize), "init_size", $"is '{InitSize}'; must be tiny, small or 50m.");
+        Require(Models.Architecture.ModelConfig.ParseType(InitArch) is not null, "init_arch", $"is '{InitArch}'; must be qwen3, qwen3_moe, qwen2 or llama.");
+        Require(Models.TinyConfigs.ParseSize(InitSize) is not null, "init_size", $"is '{InitSize}'; must be tiny, small or 50m.");
         Require(Device == "cpu" || System.Text.RegularExpressions.Regex.IsMatch(Device, @"^cuda(:\d+)?$"), "device", $"is '{Device}'; must be cpu, cuda or cuda:N.");
         Require(Device == "cpu" || TorchSharp.torch.cuda.is_available(), "device",
             $"is '{Device}' but CUDA is not available: this build uses TorchSharp-cpu (reference TorchSharp-cuda-linux or -windows instead).");

@@ -86,7 +86,8 @@ public sealed class TrainingRun
         if (config.Model is null)
         {
             progress.Stage("model", $"creating a {config.InitSize} {config.InitArch} model");
-            TinyModels.Create(start, ArchOf(config.InitArch), SizeOf(config.InitSize), config.InitSeed);
+            var (type, size) = InitModel(config);
+            TinyModels.Create(start, type, size, config.InitSeed);
         }
         progress.Stage("model", $"loading {start}");
         using var policy = Policy.Load(start, config.ChatTemplate, config.Device);
@@ -241,15 +242,9 @@ public sealed class TrainingRun
         File.Move(path + ".tmp", path, overwrite: true);
     }
 
-    internal static ModelType ArchOf(string name) => name switch
-    {
-        "qwen3" => ModelType.Qwen3, "qwen3_moe" => ModelType.Qwen3Moe, "qwen2" => ModelType.Qwen2, _ => ModelType.Llama,
-    };
-
-    internal static ModelSize SizeOf(string name) => name switch
-    {
-        "tiny" => ModelSize.Tiny, "small" => ModelSize.Small, _ => ModelSize.Bench50M,
-    };
+    /// <summary>init_arch and init_size as model type and size (Validate has checked the names).</summary>
+    internal static (ModelType Type, ModelSize Size) InitModel(TrainConfig config) =>
+        (ModelConfig.ParseType(config.InitArch)!.Value, TinyConfigs.ParseSize(config.InitSize)!.Value);
 }
 
 /// <summary>Counts steps in a row whose every update was skipped for NaN/∞ and says when to stop.</summary>

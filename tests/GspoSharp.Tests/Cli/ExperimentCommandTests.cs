@@ -3,18 +3,11 @@ namespace GspoSharp.Tests.Cli;
 /// <summary>The study matrix in miniature (experiments/smoke.yaml): every arm, both models, two steps each.</summary>
 public class ExperimentCommandTests
 {
-    static string Root()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (!File.Exists(Path.Combine(dir!.FullName, "GspoSharp.slnx"))) dir = dir.Parent;
-        return dir.FullName;
-    }
-
     [Fact]
     public void The_smoke_matrix_runs_every_arm_reports_and_is_not_redone()
     {
         using var dir = new TempDirectory();
-        string matrix = Path.Combine(Root(), "experiments", "smoke.yaml"), output = Path.Combine(dir.Path, "out");
+        string matrix = Path.Combine(Repository.Root, "experiments", "smoke.yaml"), output = Path.Combine(dir.Path, "out");
         var first = GspoProcess.RunIn(dir.Path, "experiment", "--matrix", matrix, "--out", output);
         Assert.True(first.ExitCode == 0, first.Stderr + first.Stdout);
 

@@ -6,13 +6,6 @@ namespace GspoSharp.Tests.Training;
 /// <summary>docs/config.md lists every key of TrainConfig with its default and description, and stays so.</summary>
 public class ConfigDocumentationTests
 {
-    static string RepositoryRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "GspoSharp.slnx"))) dir = dir.Parent;
-        return dir?.FullName ?? throw new InvalidOperationException("repository root not found");
-    }
-
     internal static string Render()
     {
         var text = new StringBuilder();
@@ -35,7 +28,7 @@ public class ConfigDocumentationTests
     [Fact]
     public void Docs_list_every_key_with_its_default()
     {
-        string path = Path.Combine(RepositoryRoot(), "docs", "config.md");
+        string path = Path.Combine(Repository.Root, "docs", "config.md");
         string expected = Render();
         if (Environment.GetEnvironmentVariable("GSPO_UPDATE_DOCS") == "1") File.WriteAllText(path, expected);
         Assert.True(File.Exists(path) && File.ReadAllText(path) == expected,

@@ -15,13 +15,6 @@ namespace GspoSharp.Tests.Training;
 /// </summary>
 public class RecipeTests
 {
-    static string Root()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (!File.Exists(Path.Combine(dir!.FullName, "GspoSharp.slnx"))) dir = dir.Parent;
-        return dir.FullName;
-    }
-
     /// <summary>A tiny model of <paramref name="type"/> over the real Qwen3 vocabulary, with the real tokenizer files.</summary>
     static string TinyWithRealTokenizer(string directory, ModelType type)
     {
@@ -43,7 +36,7 @@ public class RecipeTests
     {
         using var dir = new TempDirectory();
         string data = Path.Combine(AppContext.BaseDirectory, "Training", "data", "gsm8k-sample.jsonl");
-        var config = ConfigFile.Load(new TrainConfig(), Path.Combine(Root(), "recipes", recipe), new[]
+        var config = ConfigFile.Load(new TrainConfig(), Path.Combine(Repository.Root, "recipes", recipe), new[]
         {
             $"model={TinyWithRealTokenizer(Path.Combine(dir.Path, "model"), type)}", "device=cpu", $"dataset={data}", $"eval_dataset={data}",
             "prompts_per_step=2", "num_generations=2", "max_completion_length=8", "gradient_accumulation_steps=1", "max_steps=2",
@@ -73,7 +66,7 @@ public class RecipeTests
     [Fact]
     public void Every_recipe_and_the_demo_parse_and_validate()
     {
-        foreach (var path in Directory.GetFiles(Path.Combine(Root(), "recipes"), "*.yaml"))
+        foreach (var path in Directory.GetFiles(Path.Combine(Repository.Root, "recipes"), "*.yaml"))
         {
             var config = ConfigFile.Load(new TrainConfig(), path, new[] { "device=cpu" });
             Assert.Empty(config.Validate());

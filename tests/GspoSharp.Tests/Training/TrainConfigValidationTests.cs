@@ -125,9 +125,7 @@ public class TrainConfigValidationTests
     [Fact]
     public void The_demo_recipe_is_valid_and_means_what_it_says()
     {
-        string root = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(root, "GspoSharp.slnx"))) root = Path.GetDirectoryName(root.TrimEnd(Path.DirectorySeparatorChar))!;
-        string path = Path.Combine(root, "recipes", "demo.yaml");
+        string path = Path.Combine(Repository.Root, "recipes", "demo.yaml");
         var demo = ConfigFile.Apply(new TrainConfig(), File.ReadAllText(path), path);
 
         Assert.Empty(demo.Validate());
