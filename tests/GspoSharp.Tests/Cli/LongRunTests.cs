@@ -29,6 +29,15 @@ public class LongRunTests
         return path;
     }
 
+    /// <summary>Steps of a few seconds each, so a second Ctrl-C lands while one is in progress.</summary>
+    static string WriteLongSteps(TempDirectory dir)
+    {
+        string path = Write(dir, "max_steps: 200\nsave_steps: 1");
+        File.WriteAllText(path, File.ReadAllText(path).Replace("prompts_per_step: 4", "prompts_per_step: 16")
+            .Replace("num_generations: 4", "num_generations: 8").Replace("max_completion_length: 32", "max_completion_length: 64"));
+        return path;
+    }
+
     static int LoggedSteps(string run)
     {
         string path = Path.Combine(run, "metrics.jsonl");
@@ -86,11 +95,16 @@ public class LongRunTests
     {
         using var dir = new TempDirectory();
         string run = Path.Combine(dir.Path, "run");
-        using var process = GspoProcess.Start(dir.Path, "train", "--config", Write(dir, "max_steps: 200\nsave_steps: 1"), "--run-dir", run);
+        using var process = GspoProcess.Start(dir.Path, "train", "--config", WriteLongSteps(dir), "--run-dir", run);
         var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
+        var errors = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) errors.Enqueue(e.Data); };
+        process.BeginErrorReadLine();
         WaitFor(() => LoggedSteps(run) >= 3 || process.HasExited, 180, "three logged steps");
         GspoProcess.Signal(process, "INT");
+        // The kernel merges a signal into one still pending, so the second Ctrl-C is sent only
+        // once the first has been handled, as a person pressing it twice would.
+        WaitFor(() => errors.Any(l => l.Contains("stopping after this step")) || process.HasExited, 60, "the first Ctrl-C to be handled");
         GspoProcess.Signal(process, "INT");
         Assert.True(process.WaitForExit(60_000), "the run did not quit");
         Assert.NotEqual(0, process.ExitCode);

@@ -21,11 +21,16 @@ public static class GspoProcess
     /// <summary>Starts gspo without waiting (read both streams, e.g. with ReadToEndAsync, to avoid blocking it).</summary>
     public static Process Start(string workingDirectory, params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet")
+        // A test host started in the background (`dotnet test … &` from a script) inherits SIGINT
+        // ignored, and .NET keeps an inherited SIG_IGN, so the Ctrl-C tests would see no signal:
+        // coreutils' env restores the default disposition for the child.
+        var start = new ProcessStartInfo("env")
         {
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
             WorkingDirectory = workingDirectory,
         };
+        start.ArgumentList.Add("--default-signal=INT");
+        start.ArgumentList.Add("dotnet");
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "gspo.dll"));
         foreach (var arg in args) start.ArgumentList.Add(arg);
         start.Environment["COLUMNS"] = "200";   // wide tables, so assertions see whole cells
