@@ -8,9 +8,10 @@ public enum ModelSize
 {
     /// <summary>~0.1–0.5 M parameters: tests and the built-in demo (learns in minutes on a CPU).</summary>
     Tiny,
-    /// <summary>~1–3 M parameters: the demo's policy (fast on 2 cores, able to learn arithmetic).</summary>
+    /// <summary>~1–3 M parameters: a larger policy for the synthetic tasks, still fast on 2 cores.</summary>
     Small,
-    /// <summary>~50 M parameters: benchmarks of a model large enough that matmuls dominate.</summary>
+    /// <summary>The 50M-class shape of the benchmarks, where matmuls dominate: ~48 M parameters with a
+    /// 32000-token vocabulary (as the benchmarks use), ~32 M with the 512-token vocabulary of init-model.</summary>
     Bench50M,
 }
 

@@ -16,7 +16,7 @@ internal static class SftCommand
         var output = new Option<string>("--out", "-o") { Description = "Directory for the fine-tuned model.", Required = true };
         var steps = new Option<int>("--steps") { Description = "Optimizer steps.", DefaultValueFactory = _ => 800 };
         var batch = new Option<int>("--batch-size") { Description = "Demonstrations per step.", DefaultValueFactory = _ => 32 };
-        var lr = new Option<double>("--learning-rate") { Description = "Peak learning rate (10% warm-up, cosine).", DefaultValueFactory = _ => 1e-2 };
+        var lr = new Option<double>("--learning-rate") { Description = "Peak learning rate (10% warm-up, cosine).", DefaultValueFactory = _ => new SftOptions().LearningRate };
         var chat = new Option<bool>("--chat") { Description = "Wrap plain prompts in the chat template." };
         var seed = new Option<long>("--seed") { Description = "Seed of the task stream.", DefaultValueFactory = _ => 42 };
         var command = new Command("sft", "Supervised fine-tuning on demonstrations (the cold start before RL).")

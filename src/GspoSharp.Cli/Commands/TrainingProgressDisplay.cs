@@ -12,6 +12,7 @@ namespace GspoSharp.Cli.Commands;
 internal sealed class TrainingProgressDisplay(ProgressContext? live, int lineEvery) : ITrainingProgress
 {
     ProgressTask? current;
+    int? firstStep;   // a resumed run starts past step 1: the time per step counts this invocation's steps only
 
     static string F(double v, string format = "F3") => v.ToString(format, CultureInfo.InvariantCulture);
 
@@ -39,7 +40,8 @@ internal sealed class TrainingProgressDisplay(ProgressContext? live, int lineEve
     public void RlStep(int step, int total, IReadOnlyDictionary<string, double> m, TimeSpan elapsed)
     {
         double Get(string key) => m.TryGetValue(key, out var v) ? v : double.NaN;
-        var remaining = TimeSpan.FromSeconds(elapsed.TotalSeconds / step * (total - step));
+        firstStep ??= step;
+        var remaining = TimeSpan.FromSeconds(elapsed.TotalSeconds / (step - firstStep.Value + 1) * (total - step));
         string line = $"reward {F(Get("reward"))}  acc {F(Get("rewards/accuracy/mean"))}  clip {F(Get("clip_fraction/tokens/region"))}  " +
                       $"kl {F(Get("approx_kl"), "G3")}  len {F(Get("completions/mean_length"), "F1")}  " +
                       $"{F(Get("tokens_per_second/generation"), "F0")} tok/s" +

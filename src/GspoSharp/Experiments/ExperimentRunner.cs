@@ -49,11 +49,12 @@ public static class ExperimentRunner
         }
     }
 
-    /// <summary>True when the run directory holds a completed run.</summary>
+    /// <summary>True when the run directory holds a run that ended: completed, or diverged (stopped on
+    /// NaN/∞, which a rerun would repeat deterministically; the report marks it). An interrupted run is not.</summary>
     public static bool IsFinished(string directory)
     {
         string summary = Path.Combine(directory, "summary.json");
-        return File.Exists(summary) && JsonNode.Parse(File.ReadAllText(summary))?["stopped"] is null;
+        return File.Exists(summary) && JsonNode.Parse(File.ReadAllText(summary))?["stopped"]?.GetValue<string>() is null or "diverged";
     }
 
     /// <summary>

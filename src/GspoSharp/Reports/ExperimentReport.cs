@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using GspoSharp.Experiments;
+using GspoSharp.Models.Checkpoints;
 using ScottPlot;
 
 namespace GspoSharp.Reports;
@@ -59,8 +60,7 @@ public static class ExperimentReport
             }
         }
         string path = Path.Combine(outputDirectory, "results.md");
-        File.WriteAllText(path + ".tmp", md.ToString());
-        File.Move(path + ".tmp", path, overwrite: true);
+        AtomicFile.WriteAllText(path, md.ToString());
         return path;
     }
 

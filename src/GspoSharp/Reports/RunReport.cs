@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using GspoSharp.Models.Checkpoints;
 using ScottPlot;
 
 namespace GspoSharp.Reports;
@@ -46,8 +47,7 @@ public static class RunReport
             md.AppendLine("```yaml").Append(run.Config).AppendLine("```").AppendLine();
         }
         string path = Path.Combine(outputDirectory, "report.md");
-        File.WriteAllText(path + ".tmp", md.ToString());
-        File.Move(path + ".tmp", path, overwrite: true);
+        AtomicFile.WriteAllText(path, md.ToString());
         return path;
     }
 

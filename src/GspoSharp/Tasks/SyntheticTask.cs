@@ -26,13 +26,6 @@ public abstract class SyntheticTask
     /// <summary>One line describing the task, for help text and docs.</summary>
     public abstract string Description { get; }
 
-    /// <summary>Rewards the task is scored with by default.</summary>
-    public virtual IReadOnlyList<WeightedReward> DefaultRewards { get; } = new[]
-    {
-        new WeightedReward(new AccuracyReward(), 1.0),
-        new WeightedReward(new FormatReward(), 0.1),
-    };
-
     /// <summary>Example <paramref name="index"/> of <paramref name="split"/> for <paramref name="seed"/>.
     /// A prompt belongs to one split whatever the seed, so held-out prompts are never trained on, even across seeds.</summary>
     public JsonObject Example(long seed, TaskSplit split, long index)
@@ -81,7 +74,7 @@ public abstract class SyntheticTask
     /// <summary>The built-in task called <paramref name="name"/>.</summary>
     public static SyntheticTask Get(string name) => BuiltIn.TryGetValue(name, out var task)
         ? task
-        : throw new ArgumentException($"task must be one of {string.Join(", ", BuiltIn.Keys)}; got '{name}'.");
+        : throw new ArgumentException($"task must be one of: {string.Join("; ", BuiltIn.Select(t => $"{t.Key} ({t.Value.Description})"))}; got '{name}'.");
 }
 
 /// <summary>

@@ -14,8 +14,9 @@ namespace GspoSharp.Training;
 /// <param name="AccuracyBefore">Held-out accuracy before RL.</param>
 /// <param name="StartModel">The model RL started from, relative to the run directory (reference policy, companion files).</param>
 /// <param name="ConsecutiveBadSteps">Steps in a row whose updates were all skipped for NaN/∞.</param>
+/// <param name="WallSeconds">Wall-clock seconds the run has taken so far, over all its invocations.</param>
 public sealed record TrainerState(int Step, int OptimizerSteps, long Seed, long PromptsConsumed, double? AccuracyBefore,
-    string StartModel, int ConsecutiveBadSteps);
+    string StartModel, int ConsecutiveBadSteps, double WallSeconds = 0);
 
 /// <summary>
 /// The checkpoints of a run, in <c>RUN/checkpoints/checkpoint-NNNNNN/</c>: the policy in Hugging Face

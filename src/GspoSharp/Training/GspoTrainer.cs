@@ -50,6 +50,9 @@ public sealed class GspoTrainer : IDisposable
     /// <summary>RL steps taken.</summary>
     public int StepsDone { get; private set; }
 
+    /// <summary>The reward calls of the last step that threw (each scored 0), with their messages.</summary>
+    public IReadOnlyList<(string Function, int Completion, string Message)> RewardFailures { get; private set; } = [];
+
     /// <summary>Optimizer steps taken (M × num_iterations per RL step, fewer when some were skipped).</summary>
     public int OptimizerSteps => optimization.Steps;
 
@@ -95,6 +98,7 @@ public sealed class GspoTrainer : IDisposable
         var inputs = completions.Select(c => new RewardInput(policy.PromptText(rows[c.PromptIndex]), c.Text, rows[c.PromptIndex],
             c.FinishReason == FinishReason.Length)).ToList();
         var scored = rewards.Score(inputs);
+        RewardFailures = scored.Failures;
         var advantages = GroupAdvantages.Compute(scored.Totals, config.NumGenerations, config.ScaleRewards);
         RewardMetrics(m, scored, advantages, completions);
 

@@ -28,14 +28,16 @@ public sealed record SftOptions
 /// </summary>
 public static class SupervisedFineTuning
 {
-    /// <summary>Trains <paramref name="policy"/> in place; <paramref name="onStep"/> receives (step, loss, tokens/s).</summary>
-    public static void Run(Policy policy, Dataset dataset, SftOptions options, Action<int, double, double>? onStep = null)
+    /// <summary>Trains <paramref name="policy"/> in place; <paramref name="onStep"/> receives (step, loss, tokens/s).
+    /// Stops early, after a step, when <paramref name="stopRequested"/> returns true.</summary>
+    public static void Run(Policy policy, Dataset dataset, SftOptions options, Action<int, double, double>? onStep = null,
+        Func<bool>? stopRequested = null)
     {
         using var optimization = new Optimization(policy.Model, options.LearningRate, options.WeightDecay, 0.9, 0.999, 1e-8,
             warmupSteps: Math.Max(1, options.Steps / 10), options.Steps, LearningRateSchedule.Cosine);
         policy.Model.train();
         long next = options.Seed * 1_000_003L;
-        for (int step = 1; step <= options.Steps; step++)
+        for (int step = 1; step <= options.Steps && stopRequested?.Invoke() != true; step++)
         {
             var watch = System.Diagnostics.Stopwatch.StartNew();
             var rows = Enumerable.Range(0, options.BatchSize).Select(_ => dataset.Row(next++)).ToList();

@@ -36,7 +36,7 @@ public sealed record TrainConfig
     public string? EvalDataset { get; init; }
     [Description("Reward functions by name: accuracy (final answer = row's \"answer\"), format (ends with \\boxed{}). TRL: reward_funcs.")]
     public IReadOnlyList<string> RewardFuncs { get; init; } = new[] { "accuracy", "format" };
-    [Description("Weight of each reward function; unset: 1.0 each, as TRL (a task may set its own). TRL: reward_weights.")]
+    [Description("Weight of each reward function, in reward_funcs order: accuracy 1.0, format 0.1 by default; null: 1.0 each, as TRL. TRL: reward_weights.")]
     public IReadOnlyList<double>? RewardWeights { get; init; } = new[] { 1.0, 0.1 };
 
     // ---- Generation ----------------------------------------------------------------------------
@@ -196,6 +196,11 @@ public sealed record TrainConfig
         {
             var warnings = Objective.Validate().ToList();
             if (RoutingReplay && InitArch != "qwen3_moe" && Model is null) warnings.Add("routing_replay is on but the model has no MoE layers; it does nothing.");
+            if (Dataset is not null && EvalDataset is null)
+                warnings.Add("no eval_dataset: accuracy is measured on the first eval_prompts rows of the training dataset, which are not held out.");
+            if (UseSamplerLogprobs)
+                warnings.Add("use_sampler_logprobs: the old policy's log-probs are the sampler's, not recomputed; on MoE models routing/volatility " +
+                             "is not measured (it compares the experts of the recomputed pass with those after the update).");
             return warnings;
         }
         catch (ArgumentException e)

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using GspoSharp.Models;
 using GspoSharp.Models.Architecture;
+using GspoSharp.Models.Checkpoints;
 using GspoSharp.Reports;
 using GspoSharp.Rewards;
 using GspoSharp.Tasks;
@@ -51,6 +52,10 @@ public sealed class TrainingRun
     readonly Func<bool> stopRequested;
     readonly Checkpoints checkpoints;
     readonly Stopwatch clock = Stopwatch.StartNew();
+    double priorSeconds;   // taken by the earlier invocations of a resumed run
+
+    /// <summary>Wall-clock seconds of the whole run, over all its invocations.</summary>
+    double WallSeconds => priorSeconds + clock.Elapsed.TotalSeconds;
 
     TrainingRun(TrainConfig config, string runDirectory, ITrainingProgress progress, Func<bool>? stopRequested)
     {
@@ -80,7 +85,7 @@ public sealed class TrainingRun
             if (File.Exists(Path.Combine(runDirectory, marker)))
                 throw new IOException($"{runDirectory}: already holds a run ({marker}); choose another --run-dir, or --resume it.");
         Directory.CreateDirectory(runDirectory);
-        File.WriteAllText(Path.Combine(runDirectory, "config.yaml"), ConfigFile.ToYaml(config));
+        AtomicFile.WriteAllText(Path.Combine(runDirectory, "config.yaml"), ConfigFile.ToYaml(config));
 
         string start = config.Model ?? Path.Combine(runDirectory, "initial-model");
         if (config.Model is null)
@@ -97,7 +102,12 @@ public sealed class TrainingRun
             SupervisedFineTuning.Run(policy, train, new SftOptions
             {
                 Steps = config.SftSteps, BatchSize = config.SftBatchSize, LearningRate = config.SftLearningRate, Seed = config.Seed,
-            }, (step, loss, _) => progress.SftStep(step, config.SftSteps, loss));
+            }, (step, loss, _) => progress.SftStep(step, config.SftSteps, loss), run.stopRequested);
+            if (run.stopRequested())
+            {
+                progress.Stage("stop", $"stopped during the supervised warm start, before any checkpoint; gspo train --resume {runDirectory} starts the run again");
+                return run.Finish(null, null, 0, null, "interrupted", null);
+            }
             string sft = Path.Combine(runDirectory, "sft-model");
             ModelDirectory.Save(policy.Model, sft, companionsFrom: start);
             start = sft;
@@ -122,7 +132,15 @@ public sealed class TrainingRun
             throw new ArgumentException("--resume continues the run as configured; only max_steps may be changed.");
         config.Validate();
         var run = new TrainingRun(config, runDirectory, progress, stopRequested);
-        var latest = run.checkpoints.Latest ?? throw new InvalidDataException($"{runDirectory}: has no complete checkpoint to resume from.");
+        if (run.checkpoints.Latest is not { } latest)
+        {
+            progress.Warning($"{runDirectory}: no complete checkpoint (the run stopped before its first save); starting it again from its config.yaml.");
+            foreach (string file in new[] { "config.yaml", "metrics.jsonl", "summary.json", "report.md" })
+                File.Delete(Path.Combine(runDirectory, file));
+            foreach (string directory in new[] { "checkpoints", "tensorboard", "initial-model", "sft-model", "final-model" })
+                if (Directory.Exists(Path.Combine(runDirectory, directory))) Directory.Delete(Path.Combine(runDirectory, directory), recursive: true);
+            return Execute(config, runDirectory, progress, stopRequested);
+        }
         var state = Checkpoints.ReadState(latest.Path);
         if (state.Step >= config.MaxSteps)
             throw new ArgumentException($"{runDirectory}: already trained {state.Step} of max_steps {config.MaxSteps}; raise max_steps to continue.");
@@ -148,10 +166,12 @@ public sealed class TrainingRun
                                 $"ε {config.Objective.ClipLow:G3}/{config.Objective.ClipHigh:G3})");
         var trainClock = Stopwatch.StartNew();
         string? lastCheckpoint = checkpoints.Latest?.Path;
+        priorSeconds = state.WallSeconds;
         TrainerState Current() => state with
         {
             Step = trainer.StepsDone, OptimizerSteps = trainer.OptimizerSteps,
             PromptsConsumed = (long)trainer.StepsDone * config.PromptsPerStep, ConsecutiveBadSteps = guard.Consecutive,
+            WallSeconds = WallSeconds,
         };
         string Checkpoint() => lastCheckpoint = checkpoints.Save(trainer, policy, Current(), config, start, config.SaveTotalLimit);
 
@@ -165,6 +185,9 @@ public sealed class TrainingRun
             if (step % config.LoggingSteps == 0 || step == config.MaxSteps) log.Write(metrics);
             tensorboard.Write(step, metrics);
             progress.RlStep(step, config.MaxSteps, metrics, trainClock.Elapsed);
+            if (trainer.RewardFailures is [var failure, ..] failures)
+                progress.Warning($"step {step}: {failures.Count} reward call(s) threw and were scored 0; " +
+                                 $"first: {failure.Function} on completion {failure.Completion}: {failure.Message}");
             if (guard.Observe(metrics) is { } problem)
             {
                 progress.Stage("stop", problem);
@@ -194,7 +217,7 @@ public sealed class TrainingRun
 
     RunSummary Finish(double? before, double? after, int steps, string? final, string? stopped, string? lastCheckpoint)
     {
-        var summary = new RunSummary(before, after, steps, clock.Elapsed.TotalSeconds, runDirectory, final, stopped, lastCheckpoint);
+        var summary = new RunSummary(before, after, steps, WallSeconds, runDirectory, final, stopped, lastCheckpoint);
         var json = new JsonObject
         {
             ["accuracy_before"] = before, ["accuracy_after"] = after, ["steps"] = steps, ["wall_seconds"] = summary.WallSeconds,
@@ -202,10 +225,8 @@ public sealed class TrainingRun
             ["last_checkpoint"] = lastCheckpoint is null ? null : Path.GetRelativePath(runDirectory, lastCheckpoint),
             ["eval_prompts"] = config.EvalPrompts, ["eval_samples_per_prompt"] = config.EvalNumSamples,
         };
-        string path = Path.Combine(runDirectory, "summary.json");
-        File.WriteAllText(path + ".tmp", json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
-        File.Move(path + ".tmp", path, overwrite: true);
-        if (config.Report) RunReport.Write(new[] { RunData.Load(runDirectory) }, runDirectory);
+        AtomicFile.WriteAllText(Path.Combine(runDirectory, "summary.json"), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        if (config.Report && steps > 0) RunReport.Write(new[] { RunData.Load(runDirectory) }, runDirectory);
         return summary;
     }
 
@@ -232,14 +253,25 @@ public sealed class TrainingRun
         return (rewards, train, (config.EvalDataset is { } e ? Dataset.FromJsonLines(e, functions) : train).Take(config.EvalPrompts));
     }
 
-    /// <summary>Drops the lines of steps after the checkpoint (written by the interrupted process).</summary>
+    /// <summary>Drops the lines of steps after the checkpoint (written by the interrupted process),
+    /// and a last line torn by a crash or a full disk.</summary>
     static void TruncateMetrics(string path, int step)
     {
         if (!File.Exists(path)) return;
-        var kept = File.ReadAllLines(path).Where(line =>
-            JsonNode.Parse(line)?["step"]?.GetValue<double>() is { } s && s <= step).ToList();
-        File.WriteAllLines(path + ".tmp", kept);
-        File.Move(path + ".tmp", path, overwrite: true);
+        var kept = File.ReadAllLines(path).Where(line => Step(line) is { } s && s <= step);
+        AtomicFile.WriteAllText(path, string.Concat(kept.Select(line => line + "\n")));
+
+        static double? Step(string line)
+        {
+            try
+            {
+                return JsonNode.Parse(line)?["step"]?.GetValue<double>();
+            }
+            catch (JsonException)
+            {
+                return null;
+            }
+        }
     }
 
     /// <summary>init_arch and init_size as model type and size (Validate has checked the names).</summary>

@@ -28,6 +28,18 @@ public class ExperimentCommandTests
     }
 
     [Theory]
+    [InlineData(null, true)]
+    [InlineData("\"diverged\"", true)]   // it would diverge again: the report marks it instead
+    [InlineData("\"interrupted\"", false)]
+    public void A_completed_or_diverged_run_is_finished_and_an_interrupted_one_is_not(string? stopped, bool finished)
+    {
+        using var dir = new TempDirectory();
+        File.WriteAllText(Path.Combine(dir.Path, "summary.json"), $"{{\"steps\": 3, \"stopped\": {stopped ?? "null"}}}");
+        Assert.Equal(finished, GspoSharp.Experiments.ExperimentRunner.IsFinished(dir.Path));
+        Assert.False(GspoSharp.Experiments.ExperimentRunner.IsFinished(Path.Combine(dir.Path, "never-started")));
+    }
+
+    [Theory]
     [InlineData("name: x\nseeds: [1]\nbase: {task: arithmetic}\nmodels: {dense: {init_arch: qwen3}}\narms: {a: {num_generations: 1}}\n", "run dense/a/seed-1: num_generations: is 1")]
     [InlineData("name: x\nseeds: [1]\nbase: {task: arithmetic, learning_rat: 1}\nmodels: {dense: {}}\narms: {a: {}}\n", "unknown key 'learning_rat' (did you mean 'learning_rate'?)")]
     [InlineData("name: x\nseeds: [1]\nbase: {task: arithmetic}\nmodels: {dense: {}}\narms: {a: {models: [moe]}}\n", "arm a names model 'moe', which models does not define")]

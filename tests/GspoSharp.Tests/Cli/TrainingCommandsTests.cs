@@ -97,4 +97,19 @@ public class TrainingCommandsTests
         var type = GspoProcess.Run("train", "--config", config, "--run-dir", Path.Combine(dir.Path, "run"));
         Assert.Contains("bad.yaml:2: learning_rate: 'fast' is not a number", type.Stderr);
     }
+
+    [Fact]
+    public void An_unwritable_run_directory_is_a_clear_error_that_leaves_nothing_behind()
+    {
+        using var dir = new TempDirectory();
+        string config = Path.Combine(dir.Path, "run.yaml");
+        File.WriteAllText(config, Quick);
+        string blocker = Path.Combine(dir.Path, "not-a-directory");
+        File.WriteAllText(blocker, "a file where the run's parent directory should be");
+        var result = GspoProcess.Run("train", "--config", config, "--run-dir", Path.Combine(blocker, "run"));
+        Assert.Equal(1, result.ExitCode);
+        Assert.StartsWith("error:", result.Stderr.Trim());
+        Assert.Contains("not-a-directory", result.Stderr);
+        Assert.Equal(new[] { blocker, config }.Order(), Directory.GetFileSystemEntries(dir.Path).Order());
+    }
 }

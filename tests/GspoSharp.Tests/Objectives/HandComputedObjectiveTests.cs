@@ -5,7 +5,7 @@ namespace GspoSharp.Tests.Objectives;
 
 /// <summary>
 /// Small batches whose loss, clip fractions and gradients were derived on paper from the
-/// equations of GSPO.md; the expected values below are those derivations written as formulas.
+/// equations of the paper (docs/algorithms/objectives.md); the expected values below are those derivations written as formulas.
 /// </summary>
 public class HandComputedObjectiveTests
 {

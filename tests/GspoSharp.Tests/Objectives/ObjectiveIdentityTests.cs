@@ -3,7 +3,7 @@ using static GspoSharp.Tests.Objectives.Batches;
 
 namespace GspoSharp.Tests.Objectives;
 
-/// <summary>The identities GSPO.md states, checked through autograd.</summary>
+/// <summary>The identities of the GSPO paper (docs/algorithms/objectives.md), checked through autograd.</summary>
 public class ObjectiveIdentityTests
 {
     static (double[][] Logp, double[][] Old) RandomResponses(int seed, int[] lengths, double spread)

@@ -4,7 +4,7 @@ namespace GspoSharp.Tests.Objectives;
 
 /// <summary>
 /// An independent float64 implementation of the objectives, written straight from the equations
-/// in GSPO.md with plain loops (no TorchSharp), together with the analytic gradient of the loss
+/// in the paper (docs/algorithms/objectives.md) with plain loops (no TorchSharp), together with the analytic gradient of the loss
 /// with respect to every current log-prob. Tests compare the library's autograd against it.
 /// Responses are jagged arrays: no padding exists here at all.
 /// </summary>

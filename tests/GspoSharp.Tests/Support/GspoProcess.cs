@@ -34,7 +34,7 @@ public static class GspoProcess
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "gspo.dll"));
         foreach (var arg in args) start.ArgumentList.Add(arg);
         start.Environment["COLUMNS"] = "200";   // wide tables, so assertions see whole cells
-        start.Environment["OMP_NUM_THREADS"] = "1";   // tests run in parallel: one LibTorch thread each (TestSetup)
+        start.Environment["OMP_NUM_THREADS"] = "1";   // one LibTorch thread, as the test host itself uses (TestSetup)
         return Process.Start(start)!;
     }
 

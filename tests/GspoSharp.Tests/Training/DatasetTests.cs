@@ -1,3 +1,4 @@
+using GspoSharp.Training;
 using GspoSharp.Rewards;
 using GspoSharp.Tasks;
 
@@ -181,7 +182,7 @@ public class DatasetTests
     public void Task_rows_are_accepted_by_the_rewards_they_are_scored_with()
     {
         var task = SyntheticTask.Get("arithmetic");
-        var required = task.DefaultRewards.SelectMany(r => r.Function.RequiredFields);
+        var required = new TrainConfig().RewardFuncs.SelectMany(name => TrainingRun.Reward(name).RequiredFields).Distinct();
         var row = Dataset.FromTask(task, TaskSplit.Train, 1).Row(0);
         Assert.Equal(new[] { "answer" }, required);
         Assert.All(required, field => Assert.NotNull(row[field]));

@@ -164,6 +164,8 @@ public class GspoTrainerTests(TinyModelFixture models) : IClassFixture<TinyModel
         var m = trainer.Step();
         Assert.Equal(8, m["reward_failures"]);
         Assert.Equal(m["rewards/digits/mean"], m["reward"], 12);
+        Assert.Equal(8, trainer.RewardFailures.Count);
+        Assert.All(trainer.RewardFailures, f => Assert.Equal(("broken", "verifier crashed"), (f.Function, f.Message)));
     }
 
     sealed class Throwing : IRewardFunction

@@ -100,6 +100,41 @@ public class RunLifecycleTests
     }
 
     [Fact]
+    public void A_resume_drops_a_torn_metrics_line_and_counts_the_wall_clock_of_every_invocation()
+    {
+        using var dir = new TempDirectory();
+        string run = Path.Combine(dir.Path, "run");
+        var progress = new QuietProgress(stopAfterStep: 2);
+        TrainingRun.Execute(Quick(), run, progress, progress.StopRequested);
+        // The process died while appending the line of step 3.
+        File.AppendAllText(Path.Combine(run, "metrics.jsonl"), "{\"step\": 3, \"rew");
+        double before = Checkpoints.ReadState(new Checkpoints(run).Latest!.Value.Path).WallSeconds;
+        Assert.True(before > 0);
+
+        var resumed = TrainingRun.Resume(run, new QuietProgress());
+        Assert.Equal(new[] { 1, 2, 3, 4, 5, 6, 6 }, Metrics(run).Select(m => m["step"]!.GetValue<int>()));
+        Assert.True(resumed.WallSeconds > before, $"{resumed.WallSeconds} s in all, {before} s before the resume");
+    }
+
+    [Fact]
+    public void A_run_stopped_during_the_warm_start_has_nothing_to_resume_and_resume_starts_it_again()
+    {
+        using var dir = new TempDirectory();
+        string run = Path.Combine(dir.Path, "run");
+        var stopAtOnce = new QuietProgress(stopAfterStep: 0);
+        var stopped = TrainingRun.Execute(Quick() with { SftSteps = 50 }, run, stopAtOnce, stopAtOnce.StopRequested);
+        Assert.Equal(("interrupted", 0, null), (stopped.Stopped, stopped.Steps, stopped.LastCheckpoint));
+        Assert.Contains(stopAtOnce.Stages, s => s.Contains("stopped during the supervised warm start"));
+        Assert.Throws<IOException>(() => TrainingRun.Execute(Quick(), run, new QuietProgress()));   // still a run: not overwritten
+
+        var progress = new QuietProgress();
+        var resumed = TrainingRun.Resume(run, progress);
+        Assert.Contains(progress.Warnings, w => w.Contains("no complete checkpoint"));
+        Assert.Equal((6, (string?)null), (resumed.Steps, resumed.Stopped));
+        Assert.Equal(new[] { 1, 2, 3, 4, 5, 6, 6 }, Metrics(run).Select(m => m["step"]!.GetValue<int>()));
+    }
+
+    [Fact]
     public void Resuming_refuses_a_changed_config_but_max_steps_may_grow()
     {
         using var dir = new TempDirectory();

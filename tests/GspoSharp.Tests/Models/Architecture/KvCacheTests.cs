@@ -30,7 +30,7 @@ public class KvCacheTests
     }
 
     /// <summary>The identity, in float64 with large random weights (so nothing hides below rounding),
-    /// and the float32 path with Hugging Face initialisation to the 1e-5 the issue asks for.</summary>
+    /// and the float32 path with Hugging Face initialisation to within 1e-5.</summary>
     public static TheoryData<ModelType, ScalarType> TypesAndPrecisions()
     {
         var data = new TheoryData<ModelType, ScalarType>();
