@@ -12,7 +12,7 @@ namespace GspoSharp.Models.Architecture;
 /// <code>
 ///   ∂lp/∂logits = onehot(y) − softmax(logits)      ∂/∂h = (g/τ) W      ∂/∂W = (g/τ)ᵀ h
 /// </code>
-/// Entropies are returned for metrics and carry no gradient.
+/// Entropies are returned for metrics and carry no gradient (their incoming gradient is ignored).
 /// </summary>
 internal sealed class SelectedLogProbs : autograd.MultiTensorFunction<SelectedLogProbs>
 {
@@ -21,11 +21,15 @@ internal sealed class SelectedLogProbs : autograd.MultiTensorFunction<SelectedLo
 
     public override string Name => nameof(SelectedLogProbs);
 
-    /// <summary>Returns [log-probs [N], entropies [N]] in float32 (float64 for float64 inputs).</summary>
+    /// <summary>Returns [log-probs [N], entropies [N]] in float32 (float64 for float64 inputs); the
+    /// entropies are detached.</summary>
     public static (Tensor LogProbs, Tensor Entropy) Compute(Tensor hidden, Tensor weight, Tensor targets, double temperature)
     {
         var outputs = apply(hidden, weight, targets, temperature);
-        return (outputs[0], outputs[1]);
+        // Detached here rather than marked non-differentiable in forward: TorchSharp 0.107 unpins
+        // the array of non-differentiable handles before passing it to LibTorch, and a garbage
+        // collection at that moment crashes the process (docs/decisions/0003).
+        return (outputs[0], outputs[1].detach());
     }
 
     public override List<Tensor> forward(autograd.AutogradContext ctx, params object[] vars)
@@ -50,7 +54,6 @@ internal sealed class SelectedLogProbs : autograd.MultiTensorFunction<SelectedLo
         }
         ctx.save_for_backward(new List<Tensor> { hidden, weight, targets, logSumExp });
         ctx.save_data("temperature", temperature);
-        ctx.mark_non_differentiable(new List<Tensor> { entropy });
         // Undefined output gradients stay undefined: materialising them would use TorchSharp's
         // cached output templates, which belong to the caller's dispose scope and may be gone.
         ctx.set_materialize_grads(false);

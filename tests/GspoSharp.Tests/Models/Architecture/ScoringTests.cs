@@ -35,6 +35,8 @@ public class ScoringTests
 
         Assert.True(MaxDiff(plain, scores.LogProbs) <= 1e-10, "log-probs");
         Assert.True(MaxDiff(entropy, scores.Entropy) <= 1e-10, "entropies");
+        Assert.True(scores.LogProbs.requires_grad);
+        Assert.False(scores.Entropy.requires_grad);   // metrics only: no gradient flows through them
         var plainGrads = lm.parameters().Select(p => p.grad!).ToList();
         for (int i = 0; i < plainGrads.Count; i++)
             Assert.True(MaxDiff(plainGrads[i], chunkedGrads[i]) <= 1e-9, $"gradient of parameter {i}");
