@@ -6,8 +6,8 @@ namespace GspoSharp.Models;
 /// LibTorch's OpenMP worker threads spin while they wait for work by default. On a machine with
 /// few cores, where .NET's own threads (GC, JIT, thread pool) also need a core, a spinning worker
 /// can hold the core a descheduled peer needs, and small operations then stall for milliseconds:
-/// measured here, a short MoE experiment took 165 s with the default, 11.6 s with passive waiting
-/// and 7.9 s with one thread (docs/performance.md). Passive waiting must be chosen before LibTorch
+/// measured here, two short MoE experiments side by side took 136 s with the default and 12 s with
+/// passive waiting (docs/performance.md, Threads). Passive waiting must be chosen before LibTorch
 /// starts OpenMP, through the process environment that native code reads.
 /// </summary>
 public static class OpenMpSettings
