@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
+using GspoSharp.Tasks;
 using GspoSharp.Rollout;
 using GspoSharp.Training;
 
@@ -44,7 +45,7 @@ internal static class GenerateCommand
                 return Stream(policy, policy.EncodePrompt(new JsonObject { ["prompt"] = parse.GetValue(prompt) }), options);
 
             string inputPath = parse.GetValue(input)!.FullName;
-            var prompts = JsonLines.Read(inputPath).Select(line => PromptIds(line.Value, policy, inputPath, line.Line)).ToList();
+            var prompts = JsonLinesFile.Read(inputPath, skipBlankLines: false).Select(line => PromptIds(line.Value, policy, inputPath, line.Line)).ToList();
             using var result = new RolloutEngine(policy.Model, policy.Decode).Generate(prompts, options);
             JsonLines.Write(parse.GetValue(output)?.FullName, writer =>
             {

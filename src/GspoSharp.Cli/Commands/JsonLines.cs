@@ -4,31 +4,10 @@ using System.Text.Json.Nodes;
 
 namespace GspoSharp.Cli.Commands;
 
-/// <summary>JSON Lines input with errors that name the file and line, and output that appears whole or not at all.</summary>
+/// <summary>JSON Lines fields with errors that name the file, line and field, and output that appears whole or not at all
+/// (input lines: <see cref="Tasks.JsonLinesFile"/>).</summary>
 internal static class JsonLines
 {
-    /// <summary>Each line of <paramref name="path"/> as a JSON object, with its 1-based line number.</summary>
-    public static IEnumerable<(int Line, JsonObject Value)> Read(string path)
-    {
-        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: file not found.");
-        int number = 0;
-        foreach (var line in File.ReadLines(path))
-        {
-            number++;
-            if (string.IsNullOrWhiteSpace(line)) throw new InvalidDataException($"{path}:{number}: empty line.");
-            JsonNode? node;
-            try
-            {
-                node = JsonNode.Parse(line);
-            }
-            catch (JsonException e)
-            {
-                throw new InvalidDataException($"{path}:{number}: invalid JSON: {e.Message}");
-            }
-            yield return (number, node as JsonObject ?? throw new InvalidDataException($"{path}:{number}: expected a JSON object."));
-        }
-    }
-
     /// <summary>An integer array field, e.g. "ids"; errors name the file, line and field.</summary>
     public static long[] Ids(JsonObject value, string field, string path, int line)
     {

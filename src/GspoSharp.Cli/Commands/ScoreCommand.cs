@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
+using GspoSharp.Tasks;
 using GspoSharp.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -26,7 +27,7 @@ internal static class ScoreCommand
             string inputPath = parse.GetValue(input)!.FullName;
             using var lm = ModelDirectory.Load(parse.GetValue(model)!.FullName);
             // Read and check everything before writing anything.
-            var rows = JsonLines.Read(inputPath).Select(line =>
+            var rows = JsonLinesFile.Read(inputPath, skipBlankLines: false).Select(line =>
             {
                 var ids = JsonLines.Ids(line.Value, "ids", inputPath, line.Line);
                 if (ids.Length == 0) throw new InvalidDataException($"{inputPath}:{line.Line}: \"ids\" is empty.");

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
+using GspoSharp.Tasks;
 using GspoSharp.Models.Tokenization;
 
 namespace GspoSharp.Cli.Commands;
@@ -35,7 +36,7 @@ internal static class TokenizeCommand
         {
             var hf = HfTokenizer.Load(parse.GetValue(tokenizer)!);
             string inputPath = parse.GetValue(input)!, outputPath = parse.GetValue(output)!;
-            var encoded = JsonLines.Read(inputPath).Select(line => line.Value["text"] is JsonValue v && v.TryGetValue(out string? text)
+            var encoded = JsonLinesFile.Read(inputPath, skipBlankLines: false).Select(line => line.Value["text"] is JsonValue v && v.TryGetValue(out string? text)
                 ? hf.Encode(text)
                 : throw new InvalidDataException($"{inputPath}:{line.Line}: expected an object with a \"text\" string.")).ToList();
             JsonLines.Write(outputPath, writer =>

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using GspoSharp.Tasks;
 
 namespace GspoSharp.Reports;
 
@@ -19,20 +20,8 @@ public sealed record RunData(string Directory, string Name, IReadOnlyList<(int S
         string metrics = Path.Combine(directory, "metrics.jsonl");
         if (!File.Exists(metrics)) throw new FileNotFoundException($"{metrics}: file not found; is {directory} a run directory?");
         var steps = new List<(int, IReadOnlyDictionary<string, double>)>();
-        int line = 0;
-        foreach (var text in File.ReadLines(metrics))
+        foreach (var (line, obj) in JsonLinesFile.Read(metrics))
         {
-            line++;
-            if (string.IsNullOrWhiteSpace(text)) continue;
-            JsonObject obj;
-            try
-            {
-                obj = JsonNode.Parse(text) as JsonObject ?? throw new InvalidDataException($"{metrics}:{line}: expected a JSON object.");
-            }
-            catch (JsonException e)
-            {
-                throw new InvalidDataException($"{metrics}:{line}: invalid JSON: {e.Message}");
-            }
             var values = obj.Where(p => p.Value is JsonValue v && v.GetValueKind() == JsonValueKind.Number)
                 .ToDictionary(p => p.Key, p => double.Parse(p.Value!.ToJsonString(), CultureInfo.InvariantCulture));
             if (!values.TryGetValue("step", out var step)) throw new InvalidDataException($"{metrics}:{line}: no \"step\".");

@@ -44,23 +44,10 @@ public sealed class Dataset
     /// </summary>
     public static Dataset FromJsonLines(string path, IEnumerable<IRewardFunction> rewards)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: file not found.");
         var required = rewards.SelectMany(r => r.RequiredFields).Distinct().ToList();
         var rows = new List<JsonObject>();
-        int line = 0;
-        foreach (var text in File.ReadLines(path))
+        foreach (var (line, obj) in JsonLinesFile.Read(path))
         {
-            line++;
-            if (string.IsNullOrWhiteSpace(text)) continue;
-            JsonObject obj;
-            try
-            {
-                obj = JsonNode.Parse(text) as JsonObject ?? throw new InvalidDataException($"{path}:{line}: expected a JSON object.");
-            }
-            catch (JsonException e)
-            {
-                throw new InvalidDataException($"{path}:{line}: invalid JSON: {e.Message}");
-            }
             CheckPrompt(obj, path, line);
             foreach (var field in required)
                 if (obj[field] is null)
