@@ -2,7 +2,7 @@ using System.Text;
 
 namespace GspoSharp.Models.Checkpoints;
 
-/// <summary>Small files of a run (config, summary, report) written whole or not at all.</summary>
+/// <summary>Small files of a run (config, summary, reports and their plots) written whole or not at all.</summary>
 public static class AtomicFile
 {
     /// <summary>
@@ -10,10 +10,13 @@ public static class AtomicFile
     /// <paramref name="path"/>, flushes it and renames it into place: readers see the old file or the
     /// new one, and a failure (disk full, no permission) leaves neither a partial file nor the temporary.
     /// </summary>
-    public static void WriteAllText(string path, string text)
+    public static void WriteAllText(string path, string text) => WriteAllBytes(path, new UTF8Encoding(false).GetBytes(text));
+
+    /// <summary>Writes <paramref name="bytes"/> the same way: whole or not at all.</summary>
+    public static void WriteAllBytes(string path, byte[] bytes)
     {
         using var staged = new StagedFiles();
-        staged.Stage(path, stream => stream.Write(new UTF8Encoding(false).GetBytes(text)));
+        staged.Stage(path, stream => stream.Write(bytes));
         staged.Publish(path);
     }
 }

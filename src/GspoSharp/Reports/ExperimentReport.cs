@@ -156,8 +156,7 @@ public static class ExperimentReport
         plot.XLabel(byTime ? "wall-clock minutes (RL steps)" : "step");
         plot.YLabel(ylabel);
         plot.ShowLegend();
-        plot.SavePng(path + ".tmp.png", 900, 480);
-        File.Move(path + ".tmp.png", path, overwrite: true);
+        AtomicFile.WriteAllBytes(path, plot.GetImageBytes(900, 480, ImageFormat.Png));
     }
 
     /// <summary>Seconds of RL steps up to each step (step 0 = 0).</summary>

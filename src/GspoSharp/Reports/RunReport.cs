@@ -102,8 +102,7 @@ public static class RunReport
         plot.XLabel("step");
         plot.YLabel(figure.YLabel);
         plot.ShowLegend();
-        plot.SavePng(path + ".tmp.png", 900, 480);
-        File.Move(path + ".tmp.png", path, overwrite: true);
+        AtomicFile.WriteAllBytes(path, plot.GetImageBytes(900, 480, ImageFormat.Png));
     }
 
     /// <summary>Trailing mean over up to <paramref name="window"/> values.</summary>
