@@ -180,6 +180,7 @@ public sealed class TrainingRun
             var metrics = new Dictionary<string, double>(trainer.Step());
             int step = trainer.StepsDone;
             metrics["memory/rss_mb"] = Process.GetCurrentProcess().WorkingSet64 / 1048576.0;
+            metrics["memory/live_tensors"] = TorchSharp.torch.Tensor.TotalCount;
             if (config.EvalSteps > 0 && step % config.EvalSteps == 0 && step < config.MaxSteps)
                 metrics["eval/accuracy"] = Evaluate(policy, eval, $"step {step}").Accuracy;
             if (step % config.LoggingSteps == 0 || step == config.MaxSteps) log.Write(metrics);
