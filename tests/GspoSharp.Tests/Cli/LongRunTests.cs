@@ -63,7 +63,10 @@ public class LongRunTests
     {
         using var dir = new TempDirectory();
         string run = Path.Combine(dir.Path, "run");
-        using var process = GspoProcess.Start(dir.Path, "train", "--config", Write(dir, "max_steps: 25\nsave_steps: 1000"), "--run-dir", run);
+        // Steps take ~0.1 s: 60 of them leave the signal seconds to arrive before the run would end
+        // by itself, even on a busy machine.
+        const int steps = 60;
+        using var process = GspoProcess.Start(dir.Path, "train", "--config", Write(dir, $"max_steps: {steps}\nsave_steps: 1000"), "--run-dir", run);
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         WaitFor(() => LoggedSteps(run) >= 2 || process.HasExited, 180, "two logged steps");
@@ -76,7 +79,7 @@ public class LongRunTests
         var summary = JsonNode.Parse(File.ReadAllText(Path.Combine(run, "summary.json")))!.AsObject();
         Assert.Equal("interrupted", summary["stopped"]!.GetValue<string>());
         int stoppedAt = summary["steps"]!.GetValue<int>();
-        Assert.InRange(stoppedAt, 2, 24);
+        Assert.InRange(stoppedAt, 2, steps - 1);
         Assert.Equal($"checkpoints/checkpoint-{stoppedAt:D6}", summary["last_checkpoint"]!.GetValue<string>());
         ModelDirectory.Load(Path.Combine(run, "checkpoints", $"checkpoint-{stoppedAt:D6}", "model")).Dispose();
 
@@ -84,10 +87,10 @@ public class LongRunTests
         var resumed = GspoProcess.RunIn(dir.Path, "train", "--resume", run);
         Assert.True(resumed.ExitCode == 0, resumed.Stderr);
         var done = JsonNode.Parse(File.ReadAllText(Path.Combine(run, "summary.json")))!.AsObject();
-        Assert.Equal(25, done["steps"]!.GetValue<int>());
+        Assert.Equal(steps, done["steps"]!.GetValue<int>());
         Assert.Null(done["stopped"]);
-        Assert.Equal(Enumerable.Range(1, 25), File.ReadAllLines(Path.Combine(run, "metrics.jsonl"))
-            .Select(l => JsonNode.Parse(l)!["step"]!.GetValue<int>()).Take(25));
+        Assert.Equal(Enumerable.Range(1, steps), File.ReadAllLines(Path.Combine(run, "metrics.jsonl"))
+            .Select(l => JsonNode.Parse(l)!["step"]!.GetValue<int>()).Take(steps));
     }
 
     [Fact]
