@@ -114,7 +114,7 @@ public class LiveProgressTests
         var lines = result.Lines;
         var bars = Bars(lines);
         Assert.True(bars.Select(b => b.Label).SequenceEqual(new[] { "sft", "gspo" }), result.ToString());
-        Assert.Equal(steps * 100 / 1000, bars[1].Percent);
+        Assert.Equal((int)(steps / 1000.0 * 100), bars[1].Percent);
         Assert.Equal(LastStepText(Path.Combine(dir.Path, "run", "metrics.jsonl"), steps), bars[1].Text);
         foreach (var message in new[] { "Ctrl-C: stopping after this step and writing a checkpoint (Ctrl-C again to quit at once).",
                                         $"[stop] stopped after step {steps}; resume with: gspo train --resume run" })

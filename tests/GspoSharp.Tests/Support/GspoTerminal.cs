@@ -53,6 +53,7 @@ public static class GspoTerminal
         foreach (var key in start.Environment.Keys.Where(k => Unset.Contains(k, StringComparer.OrdinalIgnoreCase)).ToList())
             start.Environment.Remove(key);
         start.Environment["TERM"] = "xterm-256color";
+        start.Environment["LC_ALL"] = "C.UTF-8";   // a UTF-8 terminal: Spectre.Console draws its Unicode bars
         start.Environment["OMP_NUM_THREADS"] = "1";
 
         Process process;
@@ -100,9 +101,10 @@ public static class GspoTerminal
                         process.StandardInput.Write('\u0003');   // the terminal turns it into SIGINT for gspo
                         process.StandardInput.Flush();
                     }
-                    catch (IOException) when (process.HasExited)
+                    catch (IOException)
                     {
-                        // gspo finished in the meantime: nothing left to interrupt
+                        // The terminal closed: gspo finished in the meantime, nothing left to interrupt.
+                        if (!process.WaitForExit(Remaining(deadline))) throw;
                     }
                 }
                 if (!process.WaitForExit(Remaining(deadline)) || !reader.Wait(Remaining(deadline)))
