@@ -24,26 +24,31 @@ internal static class PeerMatmul
                               "or point GSPO_BENCH_PYTHON at one)");
             return;
         }
+        bool described = false;
         foreach (int threads in threadCounts)
         {
             var (ok, output) = Run(python, Timeout, script, "--threads", threads.ToString());
             string? json = output.Split('\n').LastOrDefault(l => l.TrimStart().StartsWith('{'));
             if (!ok || json is null)
             {
-                Console.WriteLine($"peer (PyTorch), {threads} thread{(threads == 1 ? "" : "s")}: failed — {output.Trim().Split('\n').LastOrDefault()}");
+                Console.WriteLine($"peer, {threads} thread{(threads == 1 ? "" : "s")}: failed — {output.Trim().Split('\n').LastOrDefault()}");
                 continue;
             }
             using var doc = JsonDocument.Parse(json);
             var root = doc.RootElement;
+            if (!described)
+            {
+                string blas = string.Join(" ", root.GetProperty("blas").EnumerateArray().Select(b => b.GetString()));
+                if (root.GetProperty("openblas_core").GetString() is { } core)
+                    blas += $", OpenBLAS kernels {core}" +
+                            (root.GetProperty("openblas_core_chosen_here").GetBoolean() ? " (set by the script: this OpenBLAS does not recognise the CPU)" : "");
+                Console.WriteLine($"peer: PyTorch {root.GetProperty("torch").GetString()} ({python}), the same product measured the same way; BLAS: {(blas.Length > 0 ? blas : "unknown")}");
+                described = true;
+            }
             double peer = root.GetProperty("best_gflops").GetDouble();
             string sizes = string.Join(", ", root.GetProperty("sizes").EnumerateObject()
                 .Select(s => $"{s.Name}: {s.Value.GetProperty("gflops").GetDouble():F1}"));
-            string blas = string.Join(" ", root.GetProperty("blas").EnumerateArray().Select(b => b.GetString()));
-            if (root.GetProperty("openblas_core").GetString() is { } core)
-                blas += $", OpenBLAS kernels {core}{(root.GetProperty("openblas_core_chosen_here").GetBoolean() ? " (chosen by the script: this OpenBLAS does not know the CPU)" : "")}";
-            Console.WriteLine($"peer (PyTorch {root.GetProperty("torch").GetString()}, {(blas.Length > 0 ? blas : "BLAS unknown")}), " +
-                              $"{threads} thread{(threads == 1 ? "" : "s")}: {peer:F1} GFLOP/s ({sizes}); " +
-                              $"GspoSharp {ours[threads]:F1} = {ours[threads] / peer:P0} of it");
+            Console.WriteLine($"  peer, {threads} thread{(threads == 1 ? " " : "s")}: {peer,6:F1} GFLOP/s ({sizes}); GspoSharp's {ours[threads]:F1} is {ours[threads] / peer:P0} of it");
         }
     }
 
