@@ -22,8 +22,8 @@ internal static class GenerateCommand
         var samples = new Option<int>("-n") { Description = "Samples per prompt.", DefaultValueFactory = _ => 1 };
         var maxNew = new Option<int>("--max-new-tokens") { Description = "Most tokens per sample.", DefaultValueFactory = _ => 128 };
         var temperature = new Option<double>("--temperature") { Description = "0 = greedy.", DefaultValueFactory = _ => 1.0 };
-        var topP = new Option<double?>("--top-p") { Description = "Nucleus sampling mass (0, 1]." };
-        var topK = new Option<int?>("--top-k") { Description = "Keep the k most likely tokens." };
+        var topP = new Option<double?>("--top-p") { Description = "Nucleus sampling mass (0, 1], over the top-k survivors." };
+        var topK = new Option<int?>("--top-k") { Description = "Keep the k most likely tokens; 0 keeps all." };
         var seed = new Option<long>("--seed") { Description = "Seed of all random draws.", DefaultValueFactory = _ => 0 };
         var command = new Command("generate", "Sample completions from a model.")
         {

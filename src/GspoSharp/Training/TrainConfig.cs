@@ -52,9 +52,9 @@ public sealed record TrainConfig
     public int? RolloutBatchPrompts { get; init; }
     [Description("Sampling temperature; log-probs are taken at this temperature. TRL default 1.0.")]
     public double Temperature { get; init; } = 1.0;
-    [Description("Nucleus sampling mass. TRL default 1.0 (off).")]
+    [Description("Nucleus sampling mass, taken over the top-k survivors renormalised (as transformers and vLLM). TRL default 1.0 (off).")]
     public double TopP { get; init; } = 1.0;
-    [Description("Keep the k most likely tokens; unset: off. TRL: top_k.")]
+    [Description("Keep the k most likely tokens (and any tied with the k-th); unset or 0: off. TRL: top_k.")]
     public int? TopK { get; init; }
 
     // ---- Update ----------------------------------------------------------------------------------
