@@ -30,7 +30,9 @@ public static class TokenSampler
             return (greedy.MoveToOuterDisposeScope(), untempered.MoveToOuterDisposeScope());
         }
         using var temperature = options.Temperature.ToScalar();   // kept alive through the call: see Scalars
-        var logProbs = logits.div(temperature).log_softmax(-1);
+        // Shifted by the row maximum before dividing: the same log-probs (log softmax ignores a shift),
+        // but a tiny τ sends the other logits to −∞ instead of the top ones to +∞ and NaN.
+        var logProbs = (logits - logits.amax(new long[] { -1 }, keepdim: true)).div(temperature).log_softmax(-1);
         var kept = Truncate(logProbs, options);
         // Inverse CDF: the first token whose cumulative mass reaches u · total. Zero-mass tokens never
         // raise the CDF, so they can never be chosen, whatever the rounding of the cumulative sum.

@@ -169,6 +169,16 @@ public class TokenSamplerTests
         Assert.Equal(new[] { true, false, false, false }, Kept(new SamplingOptions { TopK = 1, TopP = 0.9 }));
     }
 
+    [Fact]
+    public void Top_k_of_zero_or_beyond_the_vocabulary_and_top_p_of_one_keep_everything()
+    {
+        var all = new[] { true, true, true, true };
+        Assert.Equal(all, Kept(new SamplingOptions { TopK = 0 }));
+        Assert.Equal(all, Kept(new SamplingOptions { TopK = 4, TopP = 1.0 }));
+        Assert.Equal(all, Kept(new SamplingOptions { TopK = 100 }));
+        Assert.Equal(all, Kept(new SamplingOptions()));
+    }
+
     [Theory]
     [InlineData(0.10, 0)]   // u·1 = 0.10 ≤ CDF 0.5 at token 0
     [InlineData(0.50, 0)]
@@ -181,6 +191,31 @@ public class TokenSamplerTests
         var (tokens, logProbs) = TokenSampler.Sample(Logits(), new SamplingOptions(), new[] { u });
         Assert.Equal(expected, tokens.item<long>());
         Assert.Equal(Math.Log(new[] { 0.5, 0.3, 0.15, 0.05 }[expected]), logProbs.item<float>(), 5);
+    }
+
+    [Theory]
+    [InlineData(0.3, 1L)]
+    [InlineData(0.9, 1L)]
+    public void A_vanishing_temperature_samples_the_greedy_limit_without_overflow(double u, long expected)
+    {
+        using var scope = NewDisposeScope();
+        // logits / 1e-40 overflow float32; the limit τ → 0 puts all the mass on the largest logit.
+        var logits = tensor(new[] { 2.0f, 3.0f, -1.0f, 0.5f }).unsqueeze(0);
+        var (tokens, logProbs) = TokenSampler.Sample(logits, new SamplingOptions { Temperature = 1e-40 }, new[] { u });
+        Assert.Equal(expected, tokens.item<long>());
+        Assert.Equal(0.0, logProbs.item<float>());
+    }
+
+    [Theory]
+    [InlineData(0.3, 0L)]
+    [InlineData(0.7, 2L)]
+    public void A_vanishing_temperature_splits_the_mass_between_tied_largest_logits(double u, long expected)
+    {
+        using var scope = NewDisposeScope();
+        var logits = tensor(new[] { 3.0f, -1.0f, 3.0f }).unsqueeze(0);
+        var (tokens, logProbs) = TokenSampler.Sample(logits, new SamplingOptions { Temperature = 1e-40 }, new[] { u });
+        Assert.Equal(expected, tokens.item<long>());
+        Assert.Equal(Math.Log(0.5), logProbs.item<float>(), 6);
     }
 
     [Fact]
