@@ -231,6 +231,23 @@ public class TokenSamplerTests
     }
 
     [Fact]
+    public void Sampling_leaves_no_live_tensors_behind()
+    {
+        using var outer = NewDisposeScope();
+        var logits = Logits(Six).expand(3, 6).contiguous();
+        var stats = DisposeScopeManager.Statistics;
+        long live = stats.ThreadTotalLiveCount;
+        foreach (var options in new[] { new SamplingOptions { TopK = 3, TopP = 0.7, Temperature = 0.8 }, new SamplingOptions { TopP = 0.5 },
+                     new SamplingOptions { TopK = 2 }, new SamplingOptions(), new SamplingOptions { Temperature = 0 } })
+        {
+            var (tokens, logProbs) = TokenSampler.Sample(logits, options, new[] { 0.2, 0.5, 0.9 });
+            tokens.Dispose();
+            logProbs.Dispose();
+        }
+        Assert.Equal(live, stats.ThreadTotalLiveCount);
+    }
+
+    [Fact]
     public void Sampling_frequencies_follow_the_distribution()
     {
         var random = new SampleRandom(1, 0, 0);
