@@ -53,8 +53,9 @@ internal static partial class AnswerNormalizer
     [GeneratedRegex(@"^(?<body>.*?[\d})\]%])\s+[A-Za-z]{2,}[A-Za-z'.\-]*(?:\s+[A-Za-z]+[A-Za-z'.\-]*)*\s*(?:\^\s*\{?\d\}?)?$")]
     private static partial Regex TrailingWords();
 
-    // 1,000 and 12,345.5 as a whole answer or as the right side of "x = …" (not inside tuples, where the comma separates).
-    [GeneratedRegex(@"(?<=^|=\s*)[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?=%?$)")]
+    // 1,000, 12,345.5 and 1 000 000 as a whole answer or as the right side of "x = …" (not inside
+    // tuples, where the comma separates).
+    [GeneratedRegex(@"(?<=^|=\s*)[-+]?\d{1,3}(?:(?:,\d{3})+|(?: \d{3})+)(?:\.\d+)?(?=%?$)")]
     private static partial Regex ThousandsNumber();
 
     [GeneratedRegex(@"\s+")]
@@ -85,7 +86,7 @@ internal static partial class AnswerNormalizer
                 s = words.Groups["body"].Value;
             if (s == before) break;
         }
-        s = ThousandsNumber().Replace(s, m => m.Value.Replace(",", ""));
+        s = ThousandsNumber().Replace(s, m => m.Value.Replace(",", "").Replace(" ", ""));
         return Whitespace().Replace(s, " ").Trim();
     }
 

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.RegularExpressions;
 
 namespace GspoSharp.Rewards;
@@ -104,9 +105,20 @@ internal abstract partial record MathAnswer
             }
         }
         bool percent = s.EndsWith('%');
-        var expression = ExpressionParser.TryParse(percent ? s[..^1] : s);
+        if (percent) s = s[..^1].TrimEnd();
+        if (MixedNumberPattern().Match(s) is { Success: true } mixed)
+        {
+            // 2\frac{1}{4} and 2 1/4 are mixed numbers (9/4), as MATH writes them, not 2 · 1/4; an improper one is no number.
+            string num = mixed.Groups["num"].Value, den = mixed.Groups["den"].Value;
+            if (num.Length > 9 || den.Length > 9 || long.Parse(num, CultureInfo.InvariantCulture) >= long.Parse(den, CultureInfo.InvariantCulture)) return null;
+            s = $@"{mixed.Groups["sign"].Value}({mixed.Groups["whole"].Value}+\frac{{{num}}}{{{den}}})";
+        }
+        var expression = ExpressionParser.TryParse(s);
         return expression is null ? null : new Scalar(expression, percent);
     }
+
+    [GeneratedRegex(@"^(?<sign>[-+]?)\s*(?<whole>\d+)(?:\s*\\frac\s*(?:\{(?<num>\d+)\}\s*\{(?<den>\d+)\}|(?<num>\d)(?<den>\d))|\s+(?<num>\d+)/(?<den>\d+))$")]
+    private static partial Regex MixedNumberPattern();
 
     /// <summary>True when the bracket at <paramref name="open"/> closes at <paramref name="close"/> (any bracket kind: intervals mix them).</summary>
     static bool Encloses(string s, int open, int close)
