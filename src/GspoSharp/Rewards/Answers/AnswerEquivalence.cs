@@ -21,6 +21,12 @@ public static class AnswerEquivalence
     /// </summary>
     public const double RelativeTolerance = 1e-6;
 
+    /// <summary>
+    /// Longest answer (characters, after extraction) that is parsed; a longer one is equivalent only
+    /// to exactly the same text. Real final answers are far shorter; the bound keeps every call fast.
+    /// </summary>
+    public const int MaxAnswerLength = 1000;
+
     /// <summary>Most items compared in one set or list (answers are bounded in length anyway).</summary>
     const int MaxItems = 64;
 
@@ -75,6 +81,13 @@ public static class AnswerEquivalence
     /// </summary>
     static bool ScalarsEqual(MathAnswer.Scalar g, MathAnswer.Scalar p)
     {
+        if (g.Variables.Count == 0 && p.Variables.Count == 0)
+        {
+            if (NumbersEqual(g.Value, p.Value)) return true;
+            if (g.Percent == p.Percent) return false;
+            var percent = AnswerNumber.Exact(100, 1);
+            return g.Percent ? NumbersEqual(g.Value / percent, p.Value) : NumbersEqual(g.Value, p.Value / percent);
+        }
         if (ValuesEqual(g.Expression, p.Expression)) return true;
         if (g.Percent == p.Percent) return false;
         var hundred = FunctionCall.Integer(100);

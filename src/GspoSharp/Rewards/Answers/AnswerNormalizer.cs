@@ -12,7 +12,7 @@ namespace GspoSharp.Rewards;
 internal static partial class AnswerNormalizer
 {
     /// <summary>Longest answer normalised and parsed (characters); a longer one only matches itself exactly.</summary>
-    internal const int MaxLength = 1000;
+    internal const int MaxLength = AnswerEquivalence.MaxAnswerLength;
 
     [GeneratedRegex(@"\\(?:left|right)\s*\.|\\(?:left|right|[bB]igg?[lr]?)(?![a-zA-Z])")]
     private static partial Regex Sizing();
@@ -65,29 +65,41 @@ internal static partial class AnswerNormalizer
     public static string? Normalize(string answer)
     {
         if (answer.Length > MaxLength) return null;
-        string s = Sizing().Replace(answer, "");
-        s = FracVariants().Replace(s, @"\frac");
-        s = DigitGroupSpacing().Replace(s, "");
-        s = Spacing().Replace(s, " ");
-        s = BracedComma().Replace(s, ",");
-        s = Currency().Replace(s, "");
-        s = Degrees().Replace(s, "");
-        s = Percent().Replace(s, "%");
+        string s = answer.Trim();
+        // Plain numbers (the arithmetic demo, GSM8K references) skip the passes that cannot apply.
+        bool command = s.Contains('\\'), letters = s.Any(char.IsAsciiLetter);
+        if (command)
+        {
+            s = Sizing().Replace(s, "");
+            s = FracVariants().Replace(s, @"\frac");
+            s = DigitGroupSpacing().Replace(s, "");
+            s = Spacing().Replace(s, " ");
+        }
+        if (s.Contains('{')) s = BracedComma().Replace(s, ",");
+        if (command || s.Any(c => c is '$' or '€' or '£' or '¥' or '₹' or '°'))
+        {
+            s = Currency().Replace(s, "");
+            s = Degrees().Replace(s, "");
+        }
+        if (command || letters) s = Percent().Replace(s, "%");
         int approx = s.IndexOf(@"\approx", StringComparison.Ordinal);   // "\frac{1}{3} \approx 0.33": the exact part
         if (approx > 0 && s[..approx].Trim().Length > 0) s = s[..approx];
-        s = Conjunction().Replace(s.Trim(), ", ");
+        if (letters) s = Conjunction().Replace(s.Trim(), ", ");
         for (int pass = 0; pass < 4; pass++)
         {
             string before = s;
             s = Unwrap(s.Trim().TrimEnd('.').TrimEnd());
-            if (TrailingText().Match(s) is { Success: true } text && !IsSymbol(text.Groups["unit"].Value))
+            if (s.Length == 0 || !letters) break;
+            if (command && TrailingText().Match(s) is { Success: true } text && !IsSymbol(text.Groups["unit"].Value))
                 s = text.Groups["body"].Value;
-            if (TrailingWords().Match(s) is { Success: true } words && words.Groups["body"].Value.Any(char.IsAsciiDigit))
+            // The pattern scans the answer once per candidate end of its body: only tried when the answer can end in a word.
+            if (s.Length > 0 && (char.IsAsciiLetter(s[^1]) || s[^1] is '}' or '.' or '\'' or '-' || char.IsAsciiDigit(s[^1]))
+                && TrailingWords().Match(s) is { Success: true } words && words.Groups["body"].Value.Any(char.IsAsciiDigit))
                 s = words.Groups["body"].Value;
             if (s == before) break;
         }
-        s = ThousandsNumber().Replace(s, m => m.Value.Replace(",", "").Replace(" ", ""));
-        return Whitespace().Replace(s, " ").Trim();
+        if (s.Contains(',') || s.Contains(' ')) s = ThousandsNumber().Replace(s, m => m.Value.Replace(",", "").Replace(" ", ""));
+        return s.Any(char.IsWhiteSpace) ? Whitespace().Replace(s, " ").Trim() : s;
     }
 
     /// <summary>\text{x} or \mathrm{e} names a symbol (kept); \text{ m} or \text{cm} is a unit (dropped).</summary>

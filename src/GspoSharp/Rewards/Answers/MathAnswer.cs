@@ -14,7 +14,17 @@ internal abstract partial record MathAnswer
     const int MaxDepth = 8;
 
     /// <summary>A number or expression; <paramref name="Percent"/> when written with a trailing %, its value being <paramref name="Expression"/> without it.</summary>
-    internal sealed record Scalar(AnswerExpression Expression, bool Percent) : MathAnswer;
+    internal sealed record Scalar(AnswerExpression Expression, bool Percent) : MathAnswer
+    {
+        SortedSet<string>? variables;
+        AnswerNumber? value;
+
+        /// <summary>The variables of the expression (computed once: a set's items are compared many times).</summary>
+        public SortedSet<string> Variables => variables ??= Expression.Variables();
+
+        /// <summary>The value of an expression without variables (computed once).</summary>
+        public AnswerNumber Value => value ??= Expression.Evaluate(null);
+    }
 
     /// <summary>An ordered tuple or an interval, with its brackets: (1, 2), [0, 1), (−∞, 3].</summary>
     internal sealed record Tuple(char Open, char Close, IReadOnlyList<MathAnswer> Items) : MathAnswer;
