@@ -171,6 +171,10 @@ public class AnswerEquivalenceTests
         Assert.False(AnswerEquivalence.Equivalent(@"10^{5000}", @"10^{5001}"));   // both beyond the limit: not numbers
         Assert.False(AnswerEquivalence.Equivalent(@"10^{5000}", @"\infty"));
         Assert.True(AnswerEquivalence.Equivalent(BigInteger.Pow(7, 300).ToString(CultureInfo.InvariantCulture), "7^{300}"));
+        // Beyond a double's range (2¹⁰²⁴) exact values still compare exactly.
+        Assert.True(AnswerEquivalence.Equivalent(BigInteger.Pow(2, 2000).ToString(CultureInfo.InvariantCulture), "2^{2000}"));
+        Assert.False(AnswerEquivalence.Equivalent((BigInteger.Pow(2, 2000) + 1).ToString(CultureInfo.InvariantCulture), "2^{2000}"));
+        Assert.True(AnswerEquivalence.Equivalent(@"|-2^{2000}|", "2^{2000}"));
     }
 
     // ---- The accuracy reward on whole completions --------------------------------------------------------

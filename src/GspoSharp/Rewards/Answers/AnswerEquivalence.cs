@@ -166,8 +166,8 @@ public static class AnswerEquivalence
 
     internal static bool NumbersEqual(AnswerNumber a, AnswerNumber b)
     {
+        if (a.SameRational(b)) return true;   // before reading doubles: exact values beyond a double's range compare too
         if (double.IsNaN(a.Value) || double.IsNaN(b.Value)) return false;
-        if (a.SameRational(b)) return true;
         if (a.IsExact && b.IsExact)
             // Two different rationals: equal only when one is a written decimal approximating a value no decimal can write.
             return ((a.FromDecimal && !b.Terminates) || (b.FromDecimal && !a.Terminates)) && DoublesEqual(a.Value, b.Value);

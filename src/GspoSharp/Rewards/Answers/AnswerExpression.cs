@@ -103,7 +103,7 @@ internal sealed record FunctionCall(string Name, AnswerExpression Argument, Answ
                     ? AnswerNumber.Pow(x, AnswerNumber.Exact(1, n))
                     : AnswerNumber.Pow(x, AnswerNumber.Exact(1, 1) / index);
             case "abs":
-                return x.Value < 0 ? -x : x;
+                return x.IsNegative ? -x : x;
             case "factorial":
                 return AnswerNumber.Factorial(x);
             case "log" when Parameter is not null:   // \log_b x = ln x / ln b

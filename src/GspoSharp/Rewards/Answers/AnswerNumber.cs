@@ -46,6 +46,9 @@ internal readonly struct AnswerNumber
     /// <summary>The value as a double (NaN when it overflows: a huge number is never equal to infinity).</summary>
     public double Value => IsExact ? Ratio(numerator, denominator) : approximate;
 
+    /// <summary>True when the value is below zero (read exactly for exact values, which may exceed a double's range).</summary>
+    public bool IsNegative => IsExact ? numerator.Sign < 0 : approximate < 0;
+
     /// <summary>True for the exact integer <paramref name="k"/>.</summary>
     public bool IsInteger(out BigInteger k)
     {
