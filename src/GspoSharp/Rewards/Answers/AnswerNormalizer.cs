@@ -53,6 +53,10 @@ internal static partial class AnswerNormalizer
     [GeneratedRegex(@"^(?<body>.*?[\d})\]%])\s+[A-Za-z]{2,}[A-Za-z'.\-]*(?:\s+[A-Za-z]+[A-Za-z'.\-]*)*\s*(?:\^\s*\{?\d\}?)?$")]
     private static partial Regex TrailingWords();
 
+    // Words that are part of the number, not a unit: "2 million" is not 2, "5 squared" is not 5.
+    [GeneratedRegex(@"\b(?:hundreds?|thousands?|millions?|billions?|trillions?|dozens?|squared|cubed|halves|half|thirds?|quarters?|tenths?|hundredths?|thousandths?)\b", RegexOptions.IgnoreCase)]
+    private static partial Regex ChangesTheValue();
+
     // 1,000, 12,345.5 and 1 000 000 as a whole answer or as the right side of "x = …" (not inside
     // tuples, where the comma separates).
     [GeneratedRegex(@"(?<=^|=\s*)[-+]?\d{1,3}(?:(?:,\d{3})+|(?: \d{3})+)(?:\.\d+)?(?=%?$)")]
@@ -90,11 +94,13 @@ internal static partial class AnswerNormalizer
             string before = s;
             s = Unwrap(s.Trim().TrimEnd('.').TrimEnd());
             if (s.Length == 0 || !letters) break;
-            if (command && TrailingText().Match(s) is { Success: true } text && !IsSymbol(text.Groups["unit"].Value))
+            if (command && TrailingText().Match(s) is { Success: true } text && !IsSymbol(text.Groups["unit"].Value)
+                && !ChangesTheValue().IsMatch(text.Groups["unit"].Value))
                 s = text.Groups["body"].Value;
             // The pattern scans the answer once per candidate end of its body: only tried when the answer can end in a word.
             if (s.Length > 0 && (char.IsAsciiLetter(s[^1]) || s[^1] is '}' or '.' or '\'' or '-' || char.IsAsciiDigit(s[^1]))
-                && TrailingWords().Match(s) is { Success: true } words && words.Groups["body"].Value.Any(char.IsAsciiDigit))
+                && TrailingWords().Match(s) is { Success: true } words && words.Groups["body"].Value.Any(char.IsAsciiDigit)
+                && !ChangesTheValue().IsMatch(s[words.Groups["body"].Length..]))
                 s = words.Groups["body"].Value;
             if (s == before) break;
         }
