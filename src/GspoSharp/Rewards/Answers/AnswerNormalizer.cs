@@ -72,7 +72,7 @@ internal static partial class AnswerNormalizer
         string s = answer.Trim();
         // Plain numbers (the arithmetic demo, GSM8K references) skip the passes that cannot apply.
         bool command = s.Contains('\\'), letters = s.Any(char.IsAsciiLetter);
-        if (command)
+        if (command || s.Contains('~'))
         {
             s = Sizing().Replace(s, "");
             s = FracVariants().Replace(s, @"\frac");
