@@ -8,6 +8,7 @@ namespace GspoSharp.Rewards;
 /// The rules, with examples, are in docs/answers.md. It aligns with the semantics of Hugging Face's
 /// math_verify (which TRL's accuracy reward calls): assignments unwrap, sets are unordered and
 /// tuples ordered, percent reads as a unit or as /100, decimals approximate within a tolerance.
+/// Unlike math_verify, arithmetic left undone (<c>7 + 7</c>, <c>3 \times 6</c>) is not a final answer.
 /// <para>Thread-safe and allocation-light; malformed input is simply not equal (never an exception),
 /// and input length and nesting are bounded, so no answer can make it slow.</para>
 /// </summary>

@@ -81,13 +81,14 @@ internal abstract partial record MathAnswer
             var right = Item(sides[^1], depth);
             if (right is null || sides.Any(p => p.Trim().Length == 0)) return null;
             if (SymbolPattern().IsMatch(left)) return new Equation(left.Replace("{", "").Replace("}", ""), new Text(left), right);
-            return Item(left, depth) is { } l ? new Equation(null, l, right) : null;
+            // The left side of a worked equation (2 + 3 = 5) may hold the arithmetic; only its last side is the answer.
+            return Item(left, depth, final: false) is { } l ? new Equation(null, l, right) : null;
         }
         return Item(s, depth);
     }
 
-    /// <summary>A set, tuple, interval, union or scalar; null when malformed.</summary>
-    static MathAnswer? Item(string s, int depth)
+    /// <summary>A set, tuple, interval, union or scalar; null when malformed (or, when <paramref name="final"/>, <see cref="Unevaluated"/>).</summary>
+    static MathAnswer? Item(string s, int depth, bool final = true)
     {
         s = s.Trim();
         if (s.Length == 0 || depth > MaxDepth) return null;
@@ -124,8 +125,25 @@ internal abstract partial record MathAnswer
             s = $@"{mixed.Groups["sign"].Value}({mixed.Groups["whole"].Value}+\frac{{{num}}}{{{den}}})";
         }
         var expression = ExpressionParser.TryParse(s);
-        return expression is null ? null : new Scalar(expression, percent);
+        return expression is null || (final && Unevaluated(expression)) ? null : new Scalar(expression, percent);
     }
+
+    /// <summary>
+    /// True when the expression adds, subtracts or multiplies two written numbers (7 + 7, 3 \times 6,
+    /// 2(3)): arithmetic left undone is not a final answer, or a model could score by boxing the
+    /// question's own sum. Fractions (3/4), powers (2^{10}), scientific notation (1.5 \times 10^3)
+    /// and sums with a root or a variable (1 + \sqrt{2}, x + 1) are final forms.
+    /// </summary>
+    static bool Unevaluated(AnswerExpression expression) => expression switch
+    {
+        BinaryOperation { Operator: '+' or '-' or '*' } b when Written(b.Left) && Written(b.Right) => true,
+        BinaryOperation b => Unevaluated(b.Left) || Unevaluated(b.Right),
+        Negation n => Unevaluated(n.Operand),
+        FunctionCall f => Unevaluated(f.Argument) || (f.Parameter is { } p && Unevaluated(p)),
+        _ => false,
+    };
+
+    static bool Written(AnswerExpression e) => e is NumberLiteral or Negation { Operand: NumberLiteral };
 
     [GeneratedRegex(@"^(?<sign>[-+]?)\s*(?<whole>\d+)(?:\s*\\frac\s*(?:\{(?<num>\d+)\}\s*\{(?<den>\d+)\}|(?<num>\d)(?<den>\d))|\s+(?<num>\d+)/(?<den>\d+))$")]
     private static partial Regex MixedNumberPattern();
