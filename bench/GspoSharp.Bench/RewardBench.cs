@@ -51,21 +51,37 @@ internal static class RewardBench
         foreach (var (name, inputs) in new[] { ("arithmetic demo (integers)", arithmetic), ("GSM8K/MATH LaTeX answers", latex), ("worst: 1000-char malformed, 60-item set", worst) })
         {
             int calls = Math.Max(1, 20_000 / inputs.Length) * inputs.Length;
-            double seconds = Measure.Seconds(() =>
+            var (seconds, cpu) = Timed(() =>
             {
                 for (int i = 0; i < calls; i++) reward.Score(inputs[i % inputs.Length]);
-            }) / calls;
-            double plain = Measure.Seconds(() =>
+            });
+            var (plain, plainCpu) = Timed(() =>
             {
                 for (int i = 0; i < calls; i++) PlainComparison(inputs[i % inputs.Length]);
-            }) / calls;
-            Console.WriteLine($"  {name,-28}: {seconds * 1e6,8:F2} µs  (plain decimal/string comparison: {plain * 1e6,6:F2} µs, {seconds / plain,5:F1}×)");
+            });
+            Console.WriteLine($"  {name,-42}: {seconds / calls * 1e6,8:F2} µs wall, {cpu / calls * 1e6,7:F2} µs CPU" +
+                              $"  (plain decimal/string comparison: {plain / calls * 1e6,6:F2} µs wall, {plainCpu / calls * 1e6,6:F2} µs CPU)");
         }
 
         var step = Enumerable.Range(0, 128).Select(i => i % 4 == 0 ? latex[i / 4 % latex.Length] : arithmetic[i]).ToArray();
         var model = new RewardModel(new[] { new WeightedReward(reward, 1.0), new WeightedReward(new FormatReward(), 0.1) });
         double batch = Measure.Seconds(() => model.Score(step), warmup: 3, repeats: 21);
         Console.WriteLine($"  one step's rewards, 16 × 8 completions (accuracy + format, in parallel): {batch * 1e3:F3} ms");
+    }
+
+    /// <summary>Median wall seconds of a run (Measure.Seconds), and the process's CPU seconds per run
+    /// over the timed runs: on a shared machine the CPU figure is the one other processes do not inflate.</summary>
+    static (double Wall, double Cpu) Timed(Action action)
+    {
+        action();   // warm-up (JIT tiers, regex construction) outside the CPU figure
+        action();
+        var process = System.Diagnostics.Process.GetCurrentProcess();
+        process.Refresh();
+        var before = process.TotalProcessorTime;
+        double wall = Measure.Seconds(action, warmup: 0, repeats: 7);
+        process.Refresh();
+        double cpu = (process.TotalProcessorTime - before).TotalSeconds / 7;
+        return (wall, cpu);
     }
 
     static RewardInput Input(string completion, string answer) => new("question", completion, new JsonObject { ["answer"] = answer }, Truncated: false);

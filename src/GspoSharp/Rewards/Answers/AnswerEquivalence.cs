@@ -39,10 +39,29 @@ public static class AnswerEquivalence
     public static bool Equivalent(string? answer, string? expected)
     {
         if (string.IsNullOrWhiteSpace(answer) || string.IsNullOrWhiteSpace(expected)) return false;
-        if (string.Equals(answer.Trim(), expected.Trim(), StringComparison.Ordinal)) return true;
+        string a = answer.Trim(), e = expected.Trim();
+        if (string.Equals(a, e, StringComparison.Ordinal)) return true;
+        // Two plain decimals (the arithmetic demo, GSM8K): exact equality, without parsing LaTeX.
+        if (PlainDecimal(a) is { } x && PlainDecimal(e) is { } y) return x == y;
         var gold = MathAnswer.Parse(expected);
         var predicted = gold is null ? null : MathAnswer.Parse(answer);
         return gold is not null && predicted is not null && Equal(gold, predicted);
+    }
+
+    /// <summary>The value of a plain decimal like -12 or 3.50 (at most 28 digits), else null.</summary>
+    static decimal? PlainDecimal(string s)
+    {
+        if (s.Length is 0 or > 28) return null;
+        int points = 0, digits = 0;
+        for (int i = 0; i < s.Length; i++)
+        {
+            char c = s[i];
+            if (char.IsAsciiDigit(c)) digits++;
+            else if (c == '.') points++;
+            else if (!(i == 0 && c is '-' or '+')) return null;
+        }
+        return digits > 0 && points <= 1 && decimal.TryParse(s, System.Globalization.NumberStyles.AllowLeadingSign | System.Globalization.NumberStyles.AllowDecimalPoint,
+            System.Globalization.CultureInfo.InvariantCulture, out var value) ? value : null;
     }
 
     static bool Equal(MathAnswer gold, MathAnswer predicted) => (gold, predicted) switch
