@@ -141,6 +141,24 @@ public static class ModelDirectory
         Directory.Delete(old, recursive: true);
     }
 
+    /// <summary>
+    /// The dtype the weights of <paramref name="directory"/> are stored in, read from the safetensors
+    /// headers of the tensors the model loads (RoPE buffers and a stored tied head are not looked at):
+    /// float32, bfloat16 or float16. Weights stored in more than one of these, or in float64, give
+    /// float32, so that saving in it rounds nothing the directory held exactly.
+    /// </summary>
+    /// <exception cref="ModelFormatException">config.json or the checkpoint is missing or malformed.</exception>
+    public static ScalarType StorageDtype(string directory)
+    {
+        if (!Directory.Exists(directory)) throw new ModelFormatException($"{directory}: the model directory does not exist.");
+        var config = ModelConfig.Load(Path.Combine(directory, ConfigFileName));
+        using var checkpoint = HfSafetensorsCheckpoint.Open(directory);
+        var stored = checkpoint.Entries
+            .Where(e => !Ignorable(e.Name, config) && e.Dtype is ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16 or ScalarType.Float64)
+            .Select(e => e.Dtype).Distinct().ToList();
+        return stored is [var only] && only != ScalarType.Float64 ? only : ScalarType.Float32;
+    }
+
     /// <summary>The config.json name of a storage dtype.</summary>
     public static string DtypeName(ScalarType dtype) => dtype switch
     {

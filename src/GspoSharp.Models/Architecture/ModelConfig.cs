@@ -84,7 +84,8 @@ public sealed record ModelConfig
     public IReadOnlyList<int> EosTokenIds { get; init; } = Array.Empty<int>();
     /// <summary><c>pad_token_id</c>.</summary>
     public int? PadTokenId { get; init; }
-    /// <summary>The checkpoint's storage dtype name (<c>torch_dtype</c> / <c>dtype</c>), e.g. "bfloat16".</summary>
+    /// <summary>The checkpoint's storage dtype name, e.g. "bfloat16": <c>dtype</c> (what transformers ≥ 4.56 writes), else
+    /// <c>torch_dtype</c> (earlier versions), the order in which transformers reads them.</summary>
     public string TorchDtype { get; init; } = "float32";
     /// <summary>The config.json object as read (or as built), written back by <see cref="ToJson"/>.</summary>
     public JsonObject Json { get; init; } = new();
@@ -175,7 +176,7 @@ public sealed record ModelConfig
             BosTokenId = f.Int("bos_token_id"),
             EosTokenIds = f.Ints("eos_token_id") ?? Array.Empty<int>(),
             PadTokenId = f.Int("pad_token_id"),
-            TorchDtype = f.String("torch_dtype") ?? f.String("dtype") ?? "float32",
+            TorchDtype = f.String("dtype") ?? f.String("torch_dtype") ?? "float32",
             Json = (JsonObject)json.DeepClone(),
         };
         if (type == ModelType.Qwen3Moe)
@@ -234,7 +235,10 @@ public sealed record ModelConfig
         json["max_position_embeddings"] = MaxPositionEmbeddings;
         json["tie_word_embeddings"] = TieWordEmbeddings;
         json["hidden_act"] = "silu";
+        // Every transformers version reads torch_dtype (newer ones map it to dtype); a dtype field the
+        // file already has is updated too, since it wins over torch_dtype when both are present.
         json["torch_dtype"] = TorchDtype;
+        if (json.ContainsKey("dtype")) json["dtype"] = TorchDtype;
         if (ModelType != ModelType.Qwen2) json["attention_bias"] = QkvBias;
         if (ModelType == ModelType.Llama) json["mlp_bias"] = MlpBias;
         if (BosTokenId is { } bos) json["bos_token_id"] = bos;

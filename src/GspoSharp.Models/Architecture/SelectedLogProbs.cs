@@ -12,34 +12,35 @@ namespace GspoSharp.Models.Architecture;
 /// <code>
 ///   ∂lp/∂logits = onehot(y) − softmax(logits)      ∂/∂h = (g/τ) W      ∂/∂W = (g/τ)ᵀ h
 /// </code>
-/// Entropies are returned for metrics and carry no gradient (their incoming gradient is ignored).
+/// Entropies are for metrics and carry no gradient: the forward pass writes them into a buffer
+/// the caller passes in, so the function has a single differentiable output.
 /// </summary>
-internal sealed class SelectedLogProbs : autograd.MultiTensorFunction<SelectedLogProbs>
+internal sealed class SelectedLogProbs : autograd.SingleTensorFunction<SelectedLogProbs>
 {
     /// <summary>Rows of logits materialised at once: 256 × 152k float32 ≈ 155 MB.</summary>
     public const long ChunkRows = 256;
 
     public override string Name => nameof(SelectedLogProbs);
 
-    /// <summary>Returns [log-probs [N], entropies [N]] in float32 (float64 for float64 inputs); the
-    /// entropies are detached.</summary>
+    /// <summary>Returns log-probs [N] and entropies [N] in float32 (float64 for float64 inputs); the
+    /// entropies carry no gradient.</summary>
     public static (Tensor LogProbs, Tensor Entropy) Compute(Tensor hidden, Tensor weight, Tensor targets, double temperature)
     {
-        var outputs = apply(hidden, weight, targets, temperature);
-        // Detached here rather than marked non-differentiable in forward: TorchSharp 0.107 unpins
-        // the array of non-differentiable handles before passing it to LibTorch, and a garbage
-        // collection at that moment crashes the process (docs/decisions/0003).
-        return (outputs[0], outputs[1].detach());
+        // Entropies are not an output of the function (docs/decisions/0003 and 0004): a second output
+        // either needs mark_non_differentiable, whose handle array TorchSharp 0.107 unpins before the
+        // native call, or comes back to backward as an undefined gradient, which TorchSharp wraps in
+        // a tensor object its live-tensor count never releases.
+        var entropy = empty(hidden.shape[0], Precision.Accumulate(hidden.dtype), hidden.device);
+        return (apply(hidden, weight, targets, temperature, entropy), entropy);
     }
 
-    public override List<Tensor> forward(autograd.AutogradContext ctx, params object[] vars)
+    public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
-        var (hidden, weight, targets, temperature) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], (double)vars[3]);
+        var (hidden, weight, targets, temperature, entropy) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], (double)vars[3], (Tensor)vars[4]);
         long n = hidden.shape[0];
         var acc = Precision.Accumulate(hidden.dtype);
         var logProbs = empty(n, acc, hidden.device);
         var logSumExp = empty(n, acc, hidden.device);
-        var entropy = empty(n, acc, hidden.device);
         for (long start = 0; start < n; start += ChunkRows)
         {
             using var scope = NewDisposeScope();
@@ -57,16 +58,15 @@ internal sealed class SelectedLogProbs : autograd.MultiTensorFunction<SelectedLo
         // Undefined output gradients stay undefined: materialising them would use TorchSharp's
         // cached output templates, which belong to the caller's dispose scope and may be gone.
         ctx.set_materialize_grads(false);
-        return new List<Tensor> { logProbs, entropy };
+        return logProbs;
     }
 
-    public override List<Tensor> backward(autograd.AutogradContext ctx, List<Tensor> gradOutputs)
+    public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad)
     {
         var saved = ctx.get_saved_variables();
         var (hidden, weight, targets, logSumExp) = (saved[0], saved[1], saved[2], saved[3]);
         double temperature = (double)ctx.get_data("temperature");
-        var grad = gradOutputs[0];
-        if (grad.IsInvalid) return new List<Tensor> { null!, null!, null!, null! };   // only the entropy was used
+        if (grad.IsInvalid) return new List<Tensor> { null!, null!, null!, null!, null! };
         long n = hidden.shape[0];
         var acc = Precision.Accumulate(hidden.dtype);
         var gradHidden = zeros_like(hidden);
@@ -84,7 +84,7 @@ internal sealed class SelectedLogProbs : autograd.MultiTensorFunction<SelectedLo
             gradHidden.narrow(0, start, rows).copy_(dLogits.matmul(weight.to_type(acc)));
             gradWeight.add_(dLogits.t().matmul(h.to_type(acc)));
         }
-        return new List<Tensor> { gradHidden, gradWeight.to_type(weight.dtype), null!, null! };
+        return new List<Tensor> { gradHidden, gradWeight.to_type(weight.dtype), null!, null!, null! };
     }
 
     static Tensor Logits(Tensor hidden, Tensor weight, double temperature)

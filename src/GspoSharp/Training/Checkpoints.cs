@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using GspoSharp.Models;
+using static TorchSharp.torch;
 
 namespace GspoSharp.Training;
 
@@ -20,11 +21,12 @@ public sealed record TrainerState(int Step, int OptimizerSteps, long Seed, long 
 
 /// <summary>
 /// The checkpoints of a run, in <c>RUN/checkpoints/checkpoint-NNNNNN/</c>: the policy in Hugging Face
-/// format (<c>model/</c>), the optimizer state (<c>optimizer.bin</c>), <c>trainer_state.json</c> and the
-/// resolved <c>config.yaml</c>. A checkpoint is written into a hidden staging directory and renamed
-/// into place, so a checkpoint directory is always complete: a writer killed part-way leaves only a
-/// staging directory, which is ignored (and removed by the next save). Only the newest
-/// <c>save_total_limit</c> checkpoints are kept.
+/// format (<c>model/</c>, in the run's save dtype), its float32 weights when that dtype is narrower
+/// (<c>master_weights.safetensors</c>), the optimizer state (<c>optimizer.bin</c>),
+/// <c>trainer_state.json</c> and the resolved <c>config.yaml</c>. A checkpoint is written into a
+/// hidden staging directory and renamed into place, so a checkpoint directory is always complete: a
+/// writer killed part-way leaves only a staging directory, which is ignored (and removed by the next
+/// save). Only the newest <c>save_total_limit</c> checkpoints are kept.
 /// </summary>
 public sealed class Checkpoints(string runDirectory)
 {
@@ -46,8 +48,9 @@ public sealed class Checkpoints(string runDirectory)
     public (int Step, string Path)? Latest => List() is { Count: > 0 } all ? all[^1] : null;
 
     /// <summary>Saves a checkpoint of <paramref name="trainer"/> and <paramref name="policy"/> at <paramref name="state"/>.Step,
-    /// then removes all but the newest <paramref name="keep"/>.</summary>
-    public string Save(GspoTrainer trainer, Policy policy, TrainerState state, TrainConfig config, string companionsFrom, int keep)
+    /// with the model stored as <paramref name="storageDtype"/>, then removes all but the newest <paramref name="keep"/>.</summary>
+    public string Save(GspoTrainer trainer, Policy policy, TrainerState state, TrainConfig config, string companionsFrom, int keep,
+        ScalarType storageDtype)
     {
         System.IO.Directory.CreateDirectory(Directory);
         foreach (var stale in System.IO.Directory.GetDirectories(Directory, ".*")) System.IO.Directory.Delete(stale, recursive: true);
@@ -57,7 +60,8 @@ public sealed class Checkpoints(string runDirectory)
         try
         {
             System.IO.Directory.CreateDirectory(staging);
-            ModelDirectory.Save(policy.Model, System.IO.Path.Combine(staging, "model"), companionsFrom);
+            ModelDirectory.Save(policy.Model, System.IO.Path.Combine(staging, "model"), companionsFrom, storageDtype);
+            if (storageDtype != ScalarType.Float32) MasterWeights.Save(policy.Model, System.IO.Path.Combine(staging, MasterWeights.FileName));
             trainer.SaveOptimizer(System.IO.Path.Combine(staging, "optimizer.bin"));
             File.WriteAllText(System.IO.Path.Combine(staging, "config.yaml"), ConfigFile.ToYaml(config));
             File.WriteAllText(System.IO.Path.Combine(staging, "trainer_state.json"), JsonSerializer.Serialize(state, JsonOptions) + "\n");
@@ -71,6 +75,32 @@ public sealed class Checkpoints(string runDirectory)
         }
         foreach (var (_, path) in List().SkipLast(Math.Max(1, keep))) System.IO.Directory.Delete(path, recursive: true);
         return target;
+    }
+
+    /// <summary>
+    /// The policy of <paramref name="checkpoint"/> as training left it: <c>model/</c> (tokenizer, config and
+    /// weights), with the float32 master weights loaded over the weights when <c>model/</c> is stored narrower.
+    /// </summary>
+    /// <exception cref="ModelFormatException">model/ is stored narrower than float32 and the master weights
+    /// are missing or do not fit: resuming from the rounded weights would not continue the run exactly.</exception>
+    public static Policy LoadPolicy(string checkpoint, bool chatTemplate, string device)
+    {
+        string model = System.IO.Path.Combine(checkpoint, "model"), master = System.IO.Path.Combine(checkpoint, MasterWeights.FileName);
+        var stored = ModelDirectory.StorageDtype(model);
+        var policy = Policy.Load(model, chatTemplate, device);
+        try
+        {
+            if (File.Exists(master)) MasterWeights.Restore(policy.Model, master);
+            else if (stored != ScalarType.Float32)
+                throw new ModelFormatException($"{checkpoint}: model/ is stored in {ModelDirectory.DtypeName(stored)} and {MasterWeights.FileName} is missing; " +
+                                               "resuming from rounded weights would not continue the run exactly.");
+            return policy;
+        }
+        catch
+        {
+            policy.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Reads a checkpoint's trainer_state.json.</summary>

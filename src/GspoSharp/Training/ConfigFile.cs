@@ -106,6 +106,7 @@ public static class ConfigFile
             if (type == typeof(ImportanceSamplingLevel)) return PolicyObjectiveOptions.Names.ParseLevel(text);
             if (type == typeof(LossType)) return PolicyObjectiveOptions.Names.ParseLossType(text);
             if (type == typeof(ScaleRewards)) return PolicyObjectiveOptions.Names.ParseScaleRewards(text);
+            if (type == typeof(SaveDtype)) return SaveDtypes.Parse(text);
             if (type == typeof(LearningRateSchedule))
                 return Enum.GetValues<LearningRateSchedule>().FirstOrDefault(v => SnakeCase(v.ToString()) == text, (LearningRateSchedule)(-1)) is var s && (int)s >= 0
                     ? s : throw new ArgumentException("must be constant, cosine or linear");
@@ -180,6 +181,7 @@ public static class ConfigFile
         ImportanceSamplingLevel l => PolicyObjectiveOptions.Names.Of(l),
         LossType l => PolicyObjectiveOptions.Names.Of(l),
         ScaleRewards s => PolicyObjectiveOptions.Names.Of(s),
+        SaveDtype d => SaveDtypes.Name(d),
         Enum e => SnakeCase(e.ToString()),
         IEnumerable<string> list => "[" + string.Join(", ", list.Select(Format)) + "]",
         IEnumerable<double> list => "[" + string.Join(", ", list.Select(d => Format(d))) + "]",

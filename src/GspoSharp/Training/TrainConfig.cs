@@ -120,6 +120,8 @@ public sealed record TrainConfig
     public long Seed { get; init; } = 42;
     [Description("Write a checkpoint every n steps (and always at the end); 0 = only at the end. TRL: save_steps (default 500).")]
     public int SaveSteps { get; init; } = 100;
+    [Description("Dtype of the saved models (checkpoints' model/, sft-model/, final-model/): auto (as the base model's weights are stored; a created model: float32) | float32 | bfloat16 | float16, rounded to nearest even. Training stays float32, and checkpoints keep the float32 weights for resuming.")]
+    public SaveDtype SaveDtype { get; init; } = SaveDtype.Auto;
     [Description("Keep the newest n checkpoints. TRL: save_total_limit (default: keep all; 2 here so long runs do not fill the disk).")]
     public int SaveTotalLimit { get; init; } = 2;
     [Description("Stop the run when this many steps in a row had all their updates skipped for NaN/∞ loss or gradients.")]
@@ -177,6 +179,7 @@ public sealed record TrainConfig
         Require(EvalPrompts >= 1 && EvalNumSamples >= 1, "eval_prompts", "eval_prompts and eval_num_samples must be ≥ 1.");
         Require(EvalTemperature is null or >= 0, "eval_temperature", $"is {EvalTemperature}; must be ≥ 0.");
         Require(SaveSteps >= 0, "save_steps", $"is {SaveSteps}; must be ≥ 0.");
+        Require(Enum.IsDefined(SaveDtype), "save_dtype", $"is {(int)SaveDtype}; must be {SaveDtypes.Names}.");
         Require(SaveTotalLimit >= 1, "save_total_limit", $"is {SaveTotalLimit}; must be ≥ 1.");
         Require(MaxConsecutiveBadSteps >= 1, "max_consecutive_bad_steps", $"is {MaxConsecutiveBadSteps}; must be ≥ 1.");
         Require(!(UseSamplerLogprobs && RoutingReplay), "routing_replay",

@@ -7,6 +7,7 @@ using GspoSharp.Models.Checkpoints;
 using GspoSharp.Reports;
 using GspoSharp.Rewards;
 using GspoSharp.Tasks;
+using static TorchSharp.torch;
 
 namespace GspoSharp.Training;
 
@@ -53,6 +54,7 @@ public sealed class TrainingRun
     readonly Checkpoints checkpoints;
     readonly Stopwatch clock = Stopwatch.StartNew();
     double priorSeconds;   // taken by the earlier invocations of a resumed run
+    ScalarType storageDtype = ScalarType.Float32;   // of the model files written: save_dtype resolved against the base model
 
     /// <summary>Wall-clock seconds of the whole run, over all its invocations.</summary>
     double WallSeconds => priorSeconds + clock.Elapsed.TotalSeconds;
@@ -94,7 +96,8 @@ public sealed class TrainingRun
             var (type, size) = InitModel(config);
             TinyModels.Create(start, type, size, config.InitSeed);
         }
-        progress.Stage("model", $"loading {start}");
+        run.storageDtype = SaveDtypes.Resolve(config.SaveDtype, start);
+        progress.Stage("model", $"loading {start} (models are saved in {ModelDirectory.DtypeName(run.storageDtype)})");
         using var policy = Policy.Load(start, config.ChatTemplate, config.Device);
         if (config.SftSteps > 0)
         {
@@ -109,7 +112,10 @@ public sealed class TrainingRun
                 return run.Finish(null, null, 0, null, "interrupted", null);
             }
             string sft = Path.Combine(runDirectory, "sft-model");
-            ModelDirectory.Save(policy.Model, sft, companionsFrom: start);
+            ModelDirectory.Save(policy.Model, sft, companionsFrom: start, storageDtype: run.storageDtype);
+            // RL starts from sft-model as saved: the policy, and the reference loaded from that directory, are then
+            // the same weights, whether this process continues or a resumed one starts from the files.
+            MasterWeights.RoundTo(policy.Model, run.storageDtype);
             start = sft;
         }
         double before = run.Evaluate(policy, eval, "before").Accuracy;
@@ -147,7 +153,8 @@ public sealed class TrainingRun
         progress.Stage("model", $"resuming from {Path.GetFileName(latest.Path)} (step {state.Step})");
         TruncateMetrics(Path.Combine(runDirectory, "metrics.jsonl"), state.Step);
         var (rewards, train, eval) = run.Data();
-        using var policy = Policy.Load(Path.Combine(latest.Path, "model"), config.ChatTemplate, config.Device);
+        run.storageDtype = SaveDtypes.Resolve(config.SaveDtype, Path.Combine(latest.Path, "model"));
+        using var policy = Checkpoints.LoadPolicy(latest.Path, config.ChatTemplate, config.Device);
         return run.Loop(policy, train, eval, rewards, state, Path.Combine(latest.Path, "optimizer.bin"));
     }
 
@@ -173,13 +180,14 @@ public sealed class TrainingRun
             PromptsConsumed = (long)trainer.StepsDone * config.PromptsPerStep, ConsecutiveBadSteps = guard.Consecutive,
             WallSeconds = WallSeconds,
         };
-        string Checkpoint() => lastCheckpoint = checkpoints.Save(trainer, policy, Current(), config, start, config.SaveTotalLimit);
+        string Checkpoint() => lastCheckpoint = checkpoints.Save(trainer, policy, Current(), config, start, config.SaveTotalLimit, storageDtype);
 
         while (trainer.StepsDone < config.MaxSteps)
         {
             var metrics = new Dictionary<string, double>(trainer.Step());
             int step = trainer.StepsDone;
             metrics["memory/rss_mb"] = Process.GetCurrentProcess().WorkingSet64 / 1048576.0;
+            metrics["memory/live_tensors"] = TorchSharp.torch.Tensor.TotalCount;
             if (config.EvalSteps > 0 && step % config.EvalSteps == 0 && step < config.MaxSteps)
                 metrics["eval/accuracy"] = Evaluate(policy, eval, $"step {step}").Accuracy;
             if (step % config.LoggingSteps == 0 || step == config.MaxSteps) log.Write(metrics);
@@ -211,7 +219,7 @@ public sealed class TrainingRun
         tensorboard.Write(config.MaxSteps, new Dictionary<string, double> { ["eval/accuracy"] = after });
         progress.Stage("save", "saving the trained model");
         string final = Path.Combine(runDirectory, "final-model");
-        ModelDirectory.Save(policy.Model, final, companionsFrom: start, overwrite: true);
+        ModelDirectory.Save(policy.Model, final, companionsFrom: start, storageDtype: storageDtype, overwrite: true);
         return Finish(state.AccuracyBefore, after, config.MaxSteps, final, null, lastCheckpoint);
     }
 
