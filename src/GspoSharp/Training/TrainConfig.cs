@@ -34,7 +34,7 @@ public sealed record TrainConfig
     public string? Dataset { get; init; }
     [Description("Held-out data for accuracy (JSON Lines). With a task, its held-out stream is used.")]
     public string? EvalDataset { get; init; }
-    [Description("Reward functions by name: accuracy (final answer = row's \"answer\"), format (ends with \\boxed{}). TRL: reward_funcs.")]
+    [Description("Reward functions by name: accuracy (final answer equivalent to row's \"answer\" as mathematics: docs/answers.md), format (ends with \\boxed{}). TRL: reward_funcs.")]
     public IReadOnlyList<string> RewardFuncs { get; init; } = new[] { "accuracy", "format" };
     [Description("Weight of each reward function, in reward_funcs order: accuracy 1.0, format 0.1 by default; null: 1.0 each, as TRL. TRL: reward_weights.")]
     public IReadOnlyList<double>? RewardWeights { get; init; } = new[] { 1.0, 0.1 };
