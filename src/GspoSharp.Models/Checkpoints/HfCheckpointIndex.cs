@@ -1,4 +1,5 @@
 using System.Text.Json;
+using GspoSharp.Models.Json;
 
 namespace GspoSharp.Models.Checkpoints;
 
@@ -20,7 +21,7 @@ internal static class HfCheckpointIndex
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(File.ReadAllBytes(indexPath));
+            document = StrictJson.Document(File.ReadAllBytes(indexPath));
         }
         catch (JsonException ex)
         {
