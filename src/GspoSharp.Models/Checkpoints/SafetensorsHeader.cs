@@ -60,8 +60,8 @@ internal sealed class SafetensorsHeader
         JsonDocument document;
         try
         {
-            // Also refuses invalid UTF-8, unpaired surrogate escapes and a name twice in one object.
-            document = StrictJson.Document(json);
+            // Also refuses invalid UTF-8 and unpaired surrogate escapes; a tensor named twice is found below.
+            document = StrictJson.Document(json, allowDuplicateNames: true);
         }
         catch (JsonException ex)
         {

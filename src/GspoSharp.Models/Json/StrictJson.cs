@@ -22,11 +22,15 @@ internal static class StrictJson
 
     /// <summary>Parses a document (a leading UTF-8 byte order mark is skipped).</summary>
     /// <exception cref="JsonException">Not valid JSON, or one of the three problems above; <see cref="JsonException.LineNumber"/> is 0-based.</exception>
-    public static JsonDocument Document(ReadOnlyMemory<byte> utf8, int maxDepth = DefaultMaxDepth)
+    /// <param name="utf8">The file's bytes.</param>
+    /// <param name="maxDepth">The deepest nesting accepted.</param>
+    /// <param name="allowDuplicateNames">Keep both values of a name given twice, for a reader that looks for
+    /// them itself and names them in its own terms (a tensor, a weight_map entry).</param>
+    public static JsonDocument Document(ReadOnlyMemory<byte> utf8, int maxDepth = DefaultMaxDepth, bool allowDuplicateNames = false)
     {
         utf8 = SkipBom(utf8);
-        Check(utf8.Span, maxDepth);
-        return JsonDocument.Parse(utf8, Options(maxDepth));
+        Check(utf8.Span, maxDepth, allowDuplicateNames);
+        return JsonDocument.Parse(utf8, Options(maxDepth) with { AllowDuplicateProperties = allowDuplicateNames });
     }
 
     /// <summary>Parses a document into a mutable node tree.</summary>
@@ -34,7 +38,7 @@ internal static class StrictJson
     public static JsonNode? Node(ReadOnlyMemory<byte> utf8, int maxDepth = DefaultMaxDepth)
     {
         utf8 = SkipBom(utf8);
-        Check(utf8.Span, maxDepth);
+        Check(utf8.Span, maxDepth, allowDuplicateNames: false);
         return JsonNode.Parse(utf8.Span, documentOptions: Options(maxDepth));
     }
 
@@ -46,7 +50,7 @@ internal static class StrictJson
     static ReadOnlyMemory<byte> SkipBom(ReadOnlyMemory<byte> utf8) => utf8.Span.StartsWith(Bom) ? utf8[Bom.Length..] : utf8;
 
     /// <summary>Reads every token once, decoding every string and name, and tracking the names of each open object.</summary>
-    static void Check(ReadOnlySpan<byte> utf8, int maxDepth)
+    static void Check(ReadOnlySpan<byte> utf8, int maxDepth, bool allowDuplicateNames)
     {
         var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { MaxDepth = maxDepth });
         var names = new Stack<HashSet<string>>();
@@ -62,7 +66,7 @@ internal static class StrictJson
                     break;
                 case JsonTokenType.PropertyName:
                     string name = Decode(ref reader, utf8, "a name");
-                    if (!names.Peek().Add(name))
+                    if (!names.Peek().Add(name) && !allowDuplicateNames)
                         throw Error(utf8, reader.TokenStartIndex, $"\"{name}\" appears twice in one object.");
                     break;
                 case JsonTokenType.String:
