@@ -130,8 +130,9 @@ public static class ModelTargets
             return new TargetSetup(seeds, input, () => GenerationConfig.Load(input), Refusal.Of<ModelFormatException>(input));
         });
 
-    /// <summary>Text that reaches every stage of the tokenizer: added tokens, digits, spaces, accents, an emoji, a lone surrogate.</summary>
-    const string SampleText = "<|im_start|>user\nWhat is 12 + 30?  Café 😀 x\uD800<|im_end|>\n";
+    /// <summary>Text that reaches every stage of the tokenizer: added tokens, digits, spaces, accents, an emoji, a lone
+    /// surrogate, and a run of one letter on which a mutated Split pattern such as (a+)+$ backtracks catastrophically.</summary>
+    const string SampleText = "<|im_start|>user\nWhat is 12 + 30?  Café 😀 x\uD800 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!<|im_end|>\n";
 
     public static FuzzTarget TokenizerJson { get; } = TokenizerTarget("tokenizer.json", HfTokenizer.FileName, fixtures =>
     {

@@ -119,6 +119,8 @@ public static class ConfigFile
 
     static string Suggestion(string key)
     {
+        // The distance table is key length × name length: no suggestion for a key far longer than any name.
+        if (key.Length > 64) return "";
         var best = Properties.Keys.OrderBy(k => Distance(k, key)).First();
         return Distance(best, key) <= Math.Max(2, key.Length / 3) ? $" (did you mean '{best}'?)" : "";
     }

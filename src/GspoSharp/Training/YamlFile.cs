@@ -21,29 +21,34 @@ internal static class YamlFile
     public static YamlStream Load(string text, string source, bool lineNumbers = true)
     {
         string Where(Mark mark) => lineNumbers ? $"{source}:{mark.Line}" : source;
+        Mark? tooDeep = null;
         try
         {
             var parser = new Parser(new StringReader(text));
             int depth = 0;
-            while (parser.MoveNext())
+            while (tooDeep is null && parser.MoveNext())
             {
-                if (parser.Current is MappingStart or SequenceStart && ++depth > MaxDepth)
-                    throw new ArgumentException($"{Where(parser.Current.Start)}: lists and mappings are nested more than {MaxDepth} deep.");
+                if (parser.Current is MappingStart or SequenceStart && ++depth > MaxDepth) tooDeep = parser.Current.Start;
                 if (parser.Current is MappingEnd or SequenceEnd) depth--;
             }
-            var stream = new YamlStream();
-            stream.Load(new StringReader(text));
-            return stream;
+            if (tooDeep is null)
+            {
+                var stream = new YamlStream();
+                stream.Load(new StringReader(text));
+                return stream;
+            }
         }
         catch (YamlException e)
         {
             throw new ArgumentException($"{Where(e.Start)}: {e.Message}");
         }
-        catch (InvalidOperationException e)
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException)
         {
-            // YamlDotNet 18.1's scanner fails this way on some malformed flow collections
-            // (e.g. an unclosed "[1, 2" followed by more lines) instead of with a YamlException.
-            throw new ArgumentException($"{source}: not valid YAML (an unclosed [ or {{?): {e.Message}");
+            // YamlDotNet 18.1 fails this way on some malformed input instead of with a YamlException:
+            // an unclosed "[1, 2" followed by more lines, a quoted "\udc00\ud800", an alias
+            // right after a flow collection ("[1]*a").
+            throw new ArgumentException($"{source}: not valid YAML ({e.GetType().Name}: {e.Message})");
         }
+        throw new ArgumentException($"{Where(tooDeep.Value)}: lists and mappings are nested more than {MaxDepth} deep.");
     }
 }

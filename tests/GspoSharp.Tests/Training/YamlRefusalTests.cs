@@ -23,6 +23,28 @@ public class YamlRefusalTests
         Assert.StartsWith(message, e.Message);
     }
 
+    [Theory]
+    [InlineData("seed: \"\\udc00\\ud800\"\n")]          // YamlDotNet: ArgumentOutOfRangeException
+    [InlineData("seeds: [1]*undefined\nseed: 1\n")]        // YamlDotNet: ArgumentException from its node builder
+    public void Yaml_the_library_fails_on_with_other_exceptions_is_refused_naming_the_file(string yaml)
+    {
+        var e = Assert.Throws<ArgumentException>(() => ConfigFile.Apply(new TrainConfig(), yaml, "config.yaml"));
+        Assert.StartsWith("config.yaml", e.Message);
+    }
+
+    [Fact]
+    public void An_unknown_key_of_a_hundred_thousand_characters_costs_no_distance_table()
+    {
+        string key = new('k', 100_000);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        // An explicit key ("? "): YAML limits implicit keys to 1024 characters.
+        var e = Assert.Throws<ArgumentException>(() => ConfigFile.Apply(new TrainConfig(), "? " + key + "\n: 1\n", "config.yaml"));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.StartsWith("config.yaml:1: unknown key 'kkk", e.Message);
+        // A suggestion would fill a 100 001 × (name length + 1) table for each of the ~50 names: over 500 MB.
+        Assert.True(allocated < 32 << 20, $"{allocated:N0} bytes allocated");
+    }
+
     [Fact]
     public void Twenty_thousand_nested_lists_are_refused_instead_of_overflowing_the_stack()
     {

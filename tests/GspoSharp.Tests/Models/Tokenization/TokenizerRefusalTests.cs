@@ -65,6 +65,16 @@ public class TokenizerRefusalTests
     }
 
     [Fact]
+    public void A_split_pattern_that_backtracks_catastrophically_is_named_instead_of_hanging()
+    {
+        // 2^64 ways to split 64 a's before failing at "!": no machine finishes, whatever its load.
+        var regex = new IsolatingRegex("(a+)+$", "tokenizer.json: pre_tokenizer.pretokenizers[0].pattern.Regex", TimeSpan.FromMilliseconds(100));
+        var e = Assert.Throws<ModelFormatException>(() => regex.Split(new string('a', 64) + "!", []));
+        Assert.StartsWith("tokenizer.json: pre_tokenizer.pretokenizers[0].pattern.Regex: matching the pattern on a 65-character text " +
+                          "took longer than 0.1 s; it backtracks catastrophically", e.Message);
+    }
+
+    [Fact]
     public void Malformed_json_names_the_line()
     {
         using var dir = new TempDirectory();
