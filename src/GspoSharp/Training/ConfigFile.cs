@@ -50,15 +50,7 @@ public static class ConfigFile
     /// in errors, with line numbers when <paramref name="lineNumbers"/> (a file).</summary>
     public static TrainConfig Apply(TrainConfig config, string text, string source, bool lineNumbers = true)
     {
-        var stream = new YamlStream();
-        try
-        {
-            stream.Load(new StringReader(text));
-        }
-        catch (YamlException e)
-        {
-            throw new ArgumentException(lineNumbers ? $"{source}:{e.Start.Line}: {e.Message}" : $"{source}: {e.Message}");
-        }
+        var stream = YamlFile.Load(text, source, lineNumbers);
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is YamlScalarNode { Value: null or "" }) return config;
         if (stream.Documents[0].RootNode is not YamlMappingNode root)
             throw new ArgumentException($"{source}: expected key: value lines.");
@@ -71,8 +63,10 @@ public static class ConfigFile
         var copy = config with { };
         foreach (var (keyNode, valueNode) in root.Children)
         {
-            string key = ((YamlScalarNode)keyNode).Value ?? "";
             string where = lineNumbers ? $"{source}:{keyNode.Start.Line}" : source;
+            string key = keyNode is YamlScalarNode { Value: { } name }
+                ? name
+                : throw new ArgumentException($"{where}: a key must be a plain name, not a {(keyNode is YamlSequenceNode ? "list" : "mapping")}.");
             if (!Properties.TryGetValue(key, out var property))
                 throw new ArgumentException($"{where}: unknown key '{key}'{Suggestion(key)}.");
             property.SetValue(copy, Convert(valueNode, property.PropertyType, NullableKeys.Contains(key), $"{where}: {key}"));
@@ -126,6 +120,8 @@ public static class ConfigFile
 
     static string Suggestion(string key)
     {
+        // The distance table is key length × name length: no suggestion for a key far longer than any name.
+        if (key.Length > 64) return "";
         var best = Properties.Keys.OrderBy(k => Distance(k, key)).First();
         return Distance(best, key) <= Math.Max(2, key.Length / 3) ? $" (did you mean '{best}'?)" : "";
     }
