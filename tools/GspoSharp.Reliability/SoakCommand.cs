@@ -46,7 +46,7 @@ internal static partial class SoakCommand
         }
         Console.WriteLine($"total wall time {clock.Elapsed:h\\:mm\\:ss}");
         File.WriteAllText(Path.Combine(options.Out, "soak.json"), JsonSerializer.Serialize(new { options, results, totalSeconds = clock.Elapsed.TotalSeconds },
-            new JsonSerializerOptions { WriteIndented = true }));
+            new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
         bool ok = results.All(r => r.Crashes == 0 && r.Steps == options.Steps && r.Violations.Count == 0);
         Console.WriteLine(ok ? "soak: passed" : "soak: FAILED");
         return ok ? 0 : 1;
@@ -82,7 +82,7 @@ internal static partial class SoakCommand
             Console.WriteLine($"{name}: {(first ? "run" : "resume")} ended with exit code {outcome.ExitCode} after {outcome.Elapsed:h\\:mm\\:ss}");
             if (outcome.ExitCode == 0 && RunFiles.Finished(run, options.Steps)) break;
             crashes++;
-            notes.Add($"exit code {outcome.ExitCode}{(outcome.TimedOut ? " (timed out)" : "")} at step {LastStep(run)}: {outcome.StderrTail()}");
+            notes.Add($"exit code {outcome.ExitCode}{(outcome.TimedOut ? " (timed out)" : "")} at step {LastStep(run)}: {Cause(outcome.Stderr)}");
             if (crashes > options.MaxCrashes) break;
         }
         clock.Stop();
@@ -97,6 +97,15 @@ internal static partial class SoakCommand
         double slope = settled.Count >= 2 ? LeastSquaresSlope(settled.Select(r => (r.Step, r.Mb)).ToList()) * 100 : double.NaN;
         return new SoakResult(name, LastStep(run), crashes, notes, slope, settled.FirstOrDefault().Mb, settled.LastOrDefault().Mb,
             clock.Elapsed.TotalSeconds, rss.Count > 0 ? rss.Average(r => r.Seconds) : double.NaN, forced, allocation, violations);
+    }
+
+    /// <summary>The error line and the first managed frames of a crash's standard error (LibTorch's native frames left out).</summary>
+    static string Cause(string stderr)
+    {
+        var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var error = lines.FirstOrDefault(l => l.Contains("exception", StringComparison.OrdinalIgnoreCase) || l.StartsWith("error:", StringComparison.Ordinal))
+                    ?? lines.LastOrDefault() ?? "(no output: killed by a signal?)";
+        return string.Join(" | ", new[] { error }.Concat(lines.Where(l => l.StartsWith("at ", StringComparison.Ordinal)).Take(4)));
     }
 
     static int LastStep(string run) =>
