@@ -82,7 +82,8 @@ internal static partial class SoakCommand
             Console.WriteLine($"{name}: {(first ? "run" : "resume")} ended with exit code {outcome.ExitCode} after {outcome.Elapsed:h\\:mm\\:ss}");
             if (outcome.ExitCode == 0 && RunFiles.Finished(run, options.Steps)) break;
             crashes++;
-            notes.Add($"exit code {outcome.ExitCode}{(outcome.TimedOut ? " (timed out)" : "")} at step {LastStep(run)}: {Cause(outcome.Stderr)}");
+            string signal = outcome.ExitCode switch { 134 => " (SIGABRT)", 137 => " (SIGKILL)", 139 => " (SIGSEGV: see dmesg for the library and offset)", _ => "" };
+            notes.Add($"exit code {outcome.ExitCode}{signal}{(outcome.TimedOut ? " (timed out)" : "")} at step {LastStep(run)}: {Cause(outcome.Stderr)}");
             if (crashes > options.MaxCrashes) break;
         }
         clock.Stop();
@@ -104,7 +105,7 @@ internal static partial class SoakCommand
     {
         var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var error = lines.FirstOrDefault(l => l.Contains("exception", StringComparison.OrdinalIgnoreCase) || l.StartsWith("error:", StringComparison.Ordinal))
-                    ?? lines.LastOrDefault() ?? "(no output: killed by a signal?)";
+                    ?? lines.LastOrDefault() ?? "(nothing on standard error)";
         return string.Join(" | ", new[] { error }.Concat(lines.Where(l => l.StartsWith("at ", StringComparison.Ordinal)).Take(4)));
     }
 

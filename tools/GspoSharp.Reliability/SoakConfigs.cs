@@ -12,12 +12,12 @@ internal static class SoakConfigs
         task: arithmetic
         init_size: tiny
         sft_steps: 0
-        prompts_per_step: 4
+        prompts_per_step: 2
         num_generations: 4
         steps_per_generation: 2
-        max_completion_length: 32
+        max_completion_length: 20
         learning_rate: 1.0e-4
-        eval_prompts: 4
+        eval_prompts: 2
         eval_num_samples: 1
         eval_steps: 250
         save_total_limit: 2

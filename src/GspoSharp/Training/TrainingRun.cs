@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using GspoSharp.Models;
 using GspoSharp.Models.Architecture;
 using GspoSharp.Models.Checkpoints;
@@ -44,7 +45,7 @@ public sealed record RunSummary(double? AccuracyBefore, double? AccuracyAfter, i
 /// checkpoint, producing the same steps an uninterrupted run would. Everything the run writes is
 /// under the run directory (docs/training.md).
 /// </summary>
-public sealed class TrainingRun
+public sealed partial class TrainingRun
 {
     readonly TrainConfig config;
     readonly string runDirectory;
@@ -90,6 +91,7 @@ public sealed class TrainingRun
     {
         var run = new TrainingRun(config, runDirectory, progress, stopRequested);
         var (rewards, train, eval) = run.Data();
+        RemoveTemporaries(runDirectory);   // of an earlier start killed before it wrote config.yaml
         Directory.CreateDirectory(runDirectory);
         AtomicFile.WriteAllText(Path.Combine(runDirectory, "config.yaml"), ConfigFile.ToYaml(config));
 
@@ -186,16 +188,23 @@ public sealed class TrainingRun
     /// <summary>
     /// Removes what a process killed while writing leaves in the run directory: hidden temporaries of
     /// small files (<c>.NAME.RANDOM.tmp</c>) and the hidden staging and replaced directories of models
-    /// (<c>.NAME.partial-RANDOM</c>, <c>.NAME.old-RANDOM</c>). Nothing else is touched.
+    /// (<c>.NAME.partial-RANDOM</c>, <c>.NAME.old-RANDOM</c>), RANDOM being the 32 hex digits of a
+    /// GUID. Nothing else is touched, so a directory shared with other files is safe.
     /// </summary>
     static void RemoveTemporaries(string runDirectory)
     {
         if (!Directory.Exists(runDirectory)) return;
-        foreach (string file in Directory.GetFiles(runDirectory, ".*.tmp")) File.Delete(file);
+        foreach (string file in Directory.GetFiles(runDirectory, ".*.tmp"))
+            if (StagedFileName().IsMatch(Path.GetFileName(file))) File.Delete(file);
         foreach (string directory in Directory.GetDirectories(runDirectory, ".*"))
-            if (Path.GetFileName(directory) is var name && (name.Contains(".partial-", StringComparison.Ordinal) || name.Contains(".old-", StringComparison.Ordinal)))
-                Directory.Delete(directory, recursive: true);
+            if (StagedDirectoryName().IsMatch(Path.GetFileName(directory))) Directory.Delete(directory, recursive: true);
     }
+
+    [GeneratedRegex(@"^\..+\.[0-9a-f]{32}\.tmp$")]
+    private static partial Regex StagedFileName();
+
+    [GeneratedRegex(@"^\..+\.(partial|old)-[0-9a-f]{32}$")]
+    private static partial Regex StagedDirectoryName();
 
     /// <summary>Steps state.Step + 1 … max_steps, then the final evaluation, save, summary and report.</summary>
     RunSummary Loop(Policy policy, Dataset train, Dataset eval, RewardModel rewards, TrainerState state, string? optimizerCheckpoint)
