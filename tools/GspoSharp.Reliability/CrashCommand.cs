@@ -182,6 +182,9 @@ internal static partial class CrashCommand
             {
                 kills.Add(new Kill(trial, reference.Config, how, newest, resumedFromNewest));
                 violations.AddRange(RunFiles.Violations(run).Select(v => $"after the kill at {how}: {v}"));
+                // Killed after it wrote summary.json (a random moment at the very end): the run is
+                // finished, and a resume would rightly refuse it.
+                if (RunFiles.Finished(run, options.Steps)) break;
                 continue;
             }
             if (outcome.ExitCode != 0)
