@@ -1,5 +1,6 @@
 using GspoSharp.Models.Architecture;
 using GspoSharp.Models.Checkpoints;
+using GspoSharp.Models.TestHooks;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -157,8 +158,11 @@ public static class ModelDirectory
             Directory.Move(staging, target);
             return;
         }
-        string old = target + $".old-{Guid.NewGuid():N}";
+        // Hidden, like the staging directory: a crash between the two renames leaves no
+        // visible directory that looks like a model.
+        string old = Path.Combine(Path.GetDirectoryName(target)!, $".{Path.GetFileName(target)}.old-{Guid.NewGuid():N}");
         Directory.Move(target, old);
+        CrashPoints.Hit(CrashPoints.ModelSwap, target);   // test only
         Directory.Move(staging, target);
         Directory.Delete(old, recursive: true);
     }

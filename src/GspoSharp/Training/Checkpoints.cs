@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using GspoSharp.Models;
 using static TorchSharp.torch;
+using GspoSharp.Models.TestHooks;
 
 namespace GspoSharp.Training;
 
@@ -26,7 +27,8 @@ public sealed record TrainerState(int Step, int OptimizerSteps, long Seed, long 
 /// <c>trainer_state.json</c> and the resolved <c>config.yaml</c>. A checkpoint is written into a
 /// hidden staging directory and renamed into place, so a checkpoint directory is always complete: a
 /// writer killed part-way leaves only a staging directory, which is ignored (and removed by the next
-/// save). Only the newest <c>save_total_limit</c> checkpoints are kept.
+/// save or resume). Only the newest <c>save_total_limit</c> checkpoints are kept; older ones are
+/// renamed aside before they are deleted.
 /// </summary>
 public sealed class Checkpoints(string runDirectory)
 {
@@ -53,7 +55,7 @@ public sealed class Checkpoints(string runDirectory)
         ScalarType storageDtype)
     {
         System.IO.Directory.CreateDirectory(Directory);
-        foreach (var stale in System.IO.Directory.GetDirectories(Directory, ".*")) System.IO.Directory.Delete(stale, recursive: true);
+        RemoveStaging();
         string name = $"{Prefix}{state.Step:D6}";
         string target = System.IO.Path.Combine(Directory, name);
         string staging = System.IO.Path.Combine(Directory, $".{name}.partial-{Guid.NewGuid():N}");
@@ -62,18 +64,20 @@ public sealed class Checkpoints(string runDirectory)
             System.IO.Directory.CreateDirectory(staging);
             ModelDirectory.Save(policy.Model, System.IO.Path.Combine(staging, "model"), companionsFrom, storageDtype);
             if (storageDtype != ScalarType.Float32) MasterWeights.Save(policy.Model, System.IO.Path.Combine(staging, MasterWeights.FileName));
+            CrashPoints.Hit(CrashPoints.CheckpointWrite, target);   // test only
             trainer.SaveOptimizer(System.IO.Path.Combine(staging, "optimizer.bin"));
             File.WriteAllText(System.IO.Path.Combine(staging, "config.yaml"), ConfigFile.ToYaml(config));
             File.WriteAllText(System.IO.Path.Combine(staging, "trainer_state.json"), JsonSerializer.Serialize(state, JsonOptions) + "\n");
             BeforePublish?.Invoke(staging);
-            if (System.IO.Directory.Exists(target)) System.IO.Directory.Delete(target, recursive: true);
+            CrashPoints.Hit(CrashPoints.CheckpointRename, target);   // test only
+            if (System.IO.Directory.Exists(target)) Retire(target);
             System.IO.Directory.Move(staging, target);
         }
         finally
         {
             if (System.IO.Directory.Exists(staging)) System.IO.Directory.Delete(staging, recursive: true);
         }
-        foreach (var (_, path) in List().SkipLast(Math.Max(1, keep))) System.IO.Directory.Delete(path, recursive: true);
+        foreach (var (_, path) in List().SkipLast(Math.Max(1, keep))) Retire(path);
         return target;
     }
 
@@ -101,6 +105,26 @@ public sealed class Checkpoints(string runDirectory)
             policy.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Removes a checkpoint by renaming it to a hidden name first and deleting it after: a process
+    /// killed during the deletion leaves a hidden directory (removed by the next save or resume),
+    /// never a <c>checkpoint-*</c> directory with part of its files gone.
+    /// </summary>
+    void Retire(string path)
+    {
+        string aside = System.IO.Path.Combine(Directory, $".{System.IO.Path.GetFileName(path)}.retired-{Guid.NewGuid():N}");
+        System.IO.Directory.Move(path, aside);
+        CrashPoints.Hit(CrashPoints.CheckpointRetire, path);   // test only
+        System.IO.Directory.Delete(aside, recursive: true);
+    }
+
+    /// <summary>Removes the hidden directories a killed writer leaves: staging of unfinished checkpoints, retired ones not yet deleted.</summary>
+    internal void RemoveStaging()
+    {
+        if (!System.IO.Directory.Exists(Directory)) return;
+        foreach (var stale in System.IO.Directory.GetDirectories(Directory, ".*")) System.IO.Directory.Delete(stale, recursive: true);
     }
 
     /// <summary>Reads a checkpoint's trainer_state.json.</summary>

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using GspoSharp.Models;
 using GspoSharp.Models.Architecture;
 using GspoSharp.Models.Checkpoints;
@@ -45,7 +46,7 @@ public sealed record RunSummary(double? AccuracyBefore, double? AccuracyAfter, i
 /// checkpoint, producing the same steps an uninterrupted run would. Everything the run writes is
 /// under the run directory (docs/training.md).
 /// </summary>
-public sealed class TrainingRun
+public sealed partial class TrainingRun
 {
     readonly TrainConfig config;
     readonly string runDirectory;
@@ -81,11 +82,18 @@ public sealed class TrainingRun
     public static RunSummary Execute(TrainConfig config, string runDirectory, ITrainingProgress progress, Func<bool>? stopRequested = null)
     {
         foreach (var warning in config.Validate()) progress.Warning(warning);
-        var run = new TrainingRun(config, runDirectory, progress, stopRequested);
-        var (rewards, train, eval) = run.Data();
         foreach (var marker in new[] { "config.yaml", "metrics.jsonl", "summary.json" })
             if (File.Exists(Path.Combine(runDirectory, marker)))
                 throw new IOException($"{runDirectory}: already holds a run ({marker}); choose another --run-dir, or --resume it.");
+        return Start(config, runDirectory, progress, stopRequested);
+    }
+
+    /// <summary>Runs <paramref name="config"/> from the start in <paramref name="runDirectory"/>, (re)writing its config.yaml.</summary>
+    static RunSummary Start(TrainConfig config, string runDirectory, ITrainingProgress progress, Func<bool>? stopRequested)
+    {
+        var run = new TrainingRun(config, runDirectory, progress, stopRequested);
+        var (rewards, train, eval) = run.Data();
+        RemoveTemporaries(runDirectory);   // of an earlier start killed before it wrote config.yaml
         Directory.CreateDirectory(runDirectory);
         AtomicFile.WriteAllText(Path.Combine(runDirectory, "config.yaml"), ConfigFile.ToYaml(config));
 
@@ -138,25 +146,72 @@ public sealed class TrainingRun
             throw new ArgumentException("--resume continues the run as configured; only max_steps may be changed.");
         config.Validate();
         var run = new TrainingRun(config, runDirectory, progress, stopRequested);
+        RemoveTemporaries(runDirectory);
+        run.checkpoints.RemoveStaging();
         if (run.checkpoints.Latest is not { } latest)
         {
             progress.Warning($"{runDirectory}: no complete checkpoint (the run stopped before its first save); starting it again from its config.yaml.");
-            foreach (string file in new[] { "config.yaml", "metrics.jsonl", "summary.json", "report.md" })
+            // config.yaml stays: whenever this process is killed, the directory can still be resumed.
+            foreach (string file in new[] { "metrics.jsonl", "summary.json", "report.md" })
                 File.Delete(Path.Combine(runDirectory, file));
             foreach (string directory in new[] { "checkpoints", "tensorboard", "initial-model", "sft-model", "final-model" })
                 if (Directory.Exists(Path.Combine(runDirectory, directory))) Directory.Delete(Path.Combine(runDirectory, directory), recursive: true);
-            return Execute(config, runDirectory, progress, stopRequested);
+            return Start(config, runDirectory, progress, stopRequested);
         }
         var state = Checkpoints.ReadState(latest.Path);
-        if (state.Step >= config.MaxSteps)
+        bool finishing = state.Step == config.MaxSteps && !Finished(runDirectory, config.MaxSteps);
+        if (state.Step >= config.MaxSteps && !finishing)
             throw new ArgumentException($"{runDirectory}: already trained {state.Step} of max_steps {config.MaxSteps}; raise max_steps to continue.");
-        progress.Stage("model", $"resuming from {Path.GetFileName(latest.Path)} (step {state.Step})");
-        TruncateMetrics(Path.Combine(runDirectory, "metrics.jsonl"), state.Step);
+        progress.Stage("model", $"resuming from {Path.GetFileName(latest.Path)} (step {state.Step})" +
+                                (finishing ? ": every step is trained; finishing the run (final evaluation, model, summary, report)" : ""));
+        TruncateMetrics(Path.Combine(runDirectory, "metrics.jsonl"), state.Step, dropFinalEvaluation: finishing);
         var (rewards, train, eval) = run.Data();
         run.storageDtype = SaveDtypes.Resolve(config.SaveDtype, Path.Combine(latest.Path, "model"));
         using var policy = Checkpoints.LoadPolicy(latest.Path, config.ChatTemplate, config.Device);
-        return run.Loop(policy, train, eval, rewards, state, Path.Combine(latest.Path, "optimizer.bin"));
+        if (!finishing) return run.Loop(policy, train, eval, rewards, state, Path.Combine(latest.Path, "optimizer.bin"));
+        // Killed after the last checkpoint, before summary.json: the weights are final, only the tail is left.
+        run.priorSeconds = state.WallSeconds;
+        using var log = new MetricsLog(Path.Combine(runDirectory, "metrics.jsonl"));
+        return run.Complete(policy, eval, state, log, new TensorBoardLog(runDirectory), latest.Path);
     }
+
+    /// <summary>True when summary.json records that all <paramref name="maxSteps"/> steps ran and the run completed.
+    /// summary.json is the last file a run writes, so this is true only when nothing is left to do.</summary>
+    static bool Finished(string runDirectory, int maxSteps)
+    {
+        string path = Path.Combine(runDirectory, "summary.json");
+        if (!File.Exists(path)) return false;
+        try
+        {
+            return JsonNode.Parse(File.ReadAllText(path)) is JsonObject summary && summary["stopped"] is null && summary["final_model"] is not null
+                   && summary["steps"] is JsonValue steps && steps.TryGetValue(out int n) && n == maxSteps;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Removes what a process killed while writing leaves in the run directory: hidden temporaries of
+    /// small files (<c>.NAME.RANDOM.tmp</c>) and the hidden staging and replaced directories of models
+    /// (<c>.NAME.partial-RANDOM</c>, <c>.NAME.old-RANDOM</c>), RANDOM being the 32 hex digits of a
+    /// GUID. Nothing else is touched, so a directory shared with other files is safe.
+    /// </summary>
+    static void RemoveTemporaries(string runDirectory)
+    {
+        if (!Directory.Exists(runDirectory)) return;
+        foreach (string file in Directory.GetFiles(runDirectory, ".*.tmp"))
+            if (StagedFileName().IsMatch(Path.GetFileName(file))) File.Delete(file);
+        foreach (string directory in Directory.GetDirectories(runDirectory, ".*"))
+            if (StagedDirectoryName().IsMatch(Path.GetFileName(directory))) Directory.Delete(directory, recursive: true);
+    }
+
+    [GeneratedRegex(@"^\..+\.[0-9a-f]{32}\.tmp$")]
+    private static partial Regex StagedFileName();
+
+    [GeneratedRegex(@"^\..+\.(partial|old)-[0-9a-f]{32}$")]
+    private static partial Regex StagedDirectoryName();
 
     /// <summary>Steps state.Step + 1 … max_steps, then the final evaluation, save, summary and report.</summary>
     RunSummary Loop(Policy policy, Dataset train, Dataset eval, RewardModel rewards, TrainerState state, string? optimizerCheckpoint)
@@ -214,15 +269,22 @@ public sealed class TrainingRun
                 return Finish(state.AccuracyBefore, null, step, null, "interrupted", lastCheckpoint);
             }
         }
+        return Complete(policy, eval, state, log, tensorboard, lastCheckpoint);
+    }
+
+    /// <summary>After the last step: the final evaluation, the trained model, the summary and the report.</summary>
+    RunSummary Complete(Policy policy, Dataset eval, TrainerState state, MetricsLog log, TensorBoardLog tensorboard, string? lastCheckpoint)
+    {
         double after = Evaluate(policy, eval, "after").Accuracy;
         log.Write(new Dictionary<string, double> { ["step"] = config.MaxSteps, ["eval/accuracy"] = after });
         tensorboard.Write(config.MaxSteps, new Dictionary<string, double> { ["eval/accuracy"] = after });
         progress.Stage("save", "saving the trained model");
         string final = Path.Combine(runDirectory, "final-model");
-        ModelDirectory.Save(policy.Model, final, companionsFrom: start, storageDtype: storageDtype, overwrite: true);
+        ModelDirectory.Save(policy.Model, final, companionsFrom: Path.Combine(runDirectory, state.StartModel), storageDtype: storageDtype, overwrite: true);
         return Finish(state.AccuracyBefore, after, config.MaxSteps, final, null, lastCheckpoint);
     }
 
+    /// <summary>Writes the report, then summary.json — last, so that a complete summary means a complete run.</summary>
     RunSummary Finish(double? before, double? after, int steps, string? final, string? stopped, string? lastCheckpoint)
     {
         var summary = new RunSummary(before, after, steps, WallSeconds, runDirectory, final, stopped, lastCheckpoint);
@@ -233,8 +295,8 @@ public sealed class TrainingRun
             ["last_checkpoint"] = lastCheckpoint is null ? null : Path.GetRelativePath(runDirectory, lastCheckpoint),
             ["eval_prompts"] = config.EvalPrompts, ["eval_samples_per_prompt"] = config.EvalNumSamples,
         };
+        if (config.Report && steps > 0) RunReport.Write(new[] { RunData.Load(runDirectory) with { Summary = json } }, runDirectory);
         AtomicFile.WriteAllText(Path.Combine(runDirectory, "summary.json"), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
-        if (config.Report && steps > 0) RunReport.Write(new[] { RunData.Load(runDirectory) }, runDirectory);
         return summary;
     }
 
@@ -262,24 +324,29 @@ public sealed class TrainingRun
     }
 
     /// <summary>Drops the lines of steps after the checkpoint (written by the interrupted process),
-    /// and a last line torn by a crash or a full disk.</summary>
-    static void TruncateMetrics(string path, int step)
+    /// and a last line torn by a crash or a full disk; with <paramref name="dropFinalEvaluation"/>, also
+    /// the final evaluation's line at the checkpoint's step, which finishing the run writes again.</summary>
+    static void TruncateMetrics(string path, int step, bool dropFinalEvaluation)
     {
         if (!File.Exists(path)) return;
-        var kept = File.ReadAllLines(path).Where(line => Step(line) is { } s && s <= step);
+        var kept = File.ReadAllLines(path).Where(line => Parse(line) is { } m && m["step"]?.GetValue<double>() is { } s && s <= step
+                                                         && !(dropFinalEvaluation && s == step && IsFinalEvaluation(m)));
         AtomicFile.WriteAllText(path, string.Concat(kept.Select(line => line + "\n")));
 
-        static double? Step(string line)
+        static JsonObject? Parse(string line)
         {
             try
             {
-                return JsonNode.Parse(line)?["step"]?.GetValue<double>();
+                return JsonNode.Parse(line) as JsonObject;
             }
             catch (JsonException)
             {
                 return null;
             }
         }
+
+        // The final evaluation's line holds only the step and the accuracy; a step's line holds its training metrics.
+        static bool IsFinalEvaluation(JsonObject line) => line.Count == 2 && line.ContainsKey("eval/accuracy");
     }
 
     /// <summary>init_arch and init_size as model type and size (Validate has checked the names).</summary>
