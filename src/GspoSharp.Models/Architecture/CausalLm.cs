@@ -76,6 +76,32 @@ public sealed class CausalLm : nn.Module
         }
     }
 
+    /// <summary>Every linear projection of the decoder (attention, MLP, MoE router) with its Hugging Face
+    /// module name, e.g. <c>model.layers.0.self_attn.q_proj</c>, in module order.</summary>
+    public IReadOnlyList<(string Name, ProjectionLinear Layer)> Projections() =>
+        named_modules().Where(m => m.module is ProjectionLinear).Select(m => (m.name, (ProjectionLinear)m.module)).ToList();
+
+    /// <summary>Whether any projection carries an adapter.</summary>
+    public bool HasAdapters => Projections().Any(p => p.Layer.Adapter is not null);
+
+    /// <summary>
+    /// The parameters training updates, named: with adapters, only their factors
+    /// (<c>{module}.lora_A.weight</c>, <c>{module}.lora_B.weight</c>, module order) and the base is frozen;
+    /// without, every parameter of the model. The optimizer takes exactly this list.
+    /// </summary>
+    public IReadOnlyList<(string Name, Parameter Parameter)> TrainableParameters()
+    {
+        var adapted = Projections().Where(p => p.Layer.Adapter is not null).ToList();
+        if (adapted.Count == 0) return named_parameters().Select(p => (p.name, p.parameter)).ToList();
+        return adapted.SelectMany(p => new[] { ($"{p.Name}.lora_A.weight", p.Layer.Adapter!.A), ($"{p.Name}.lora_B.weight", p.Layer.Adapter!.B) }).ToList();
+    }
+
+    /// <summary>Switches every adapter on or off; off, the model computes exactly its base (the KL reference).</summary>
+    public void SetAdaptersEnabled(bool enabled)
+    {
+        foreach (var (_, layer) in Projections()) layer.AdapterEnabled = enabled;
+    }
+
     /// <summary>A KV cache with <paramref name="rows"/> live rows (room for <paramref name="maxRows"/>) and
     /// <paramref name="capacity"/> positions.</summary>
     public KvCache NewCache(long rows, long capacity, long? maxRows = null) => new(Config, rows, capacity, DType, Device, maxRows);
