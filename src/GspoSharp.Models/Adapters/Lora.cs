@@ -42,6 +42,7 @@ public static class Lora
             layer.Attach(LoraAdapter.Initialize(layer.InFeatures, layer.OutFeatures, settings.Rank, settings.Scaling, settings.Dropout,
                 layer.Weight.dtype, model.Device, generator));
         Freeze(model);
+        model.eval();   // dropout only where the trainer switches to training mode
         return targets.Count;
     }
 

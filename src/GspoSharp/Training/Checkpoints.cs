@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using GspoSharp.Models;
+using GspoSharp.Models.Adapters;
 
 namespace GspoSharp.Training;
 
@@ -30,6 +31,9 @@ public sealed class Checkpoints(string runDirectory)
 {
     const string Prefix = "checkpoint-";
 
+    /// <summary>The adapter's directory inside a LoRA run's checkpoint.</summary>
+    public const string AdapterDirectory = "adapter";
+
     /// <summary>RUN/checkpoints.</summary>
     public string Directory { get; } = Path.Combine(runDirectory, "checkpoints");
 
@@ -47,7 +51,8 @@ public sealed class Checkpoints(string runDirectory)
 
     /// <summary>Saves a checkpoint of <paramref name="trainer"/> and <paramref name="policy"/> at <paramref name="state"/>.Step,
     /// then removes all but the newest <paramref name="keep"/>.</summary>
-    public string Save(GspoTrainer trainer, Policy policy, TrainerState state, TrainConfig config, string companionsFrom, int keep)
+    public string Save(GspoTrainer trainer, Policy policy, TrainerState state, TrainConfig config, string companionsFrom, int keep,
+        LoraSettings? lora = null)
     {
         System.IO.Directory.CreateDirectory(Directory);
         foreach (var stale in System.IO.Directory.GetDirectories(Directory, ".*")) System.IO.Directory.Delete(stale, recursive: true);
@@ -57,7 +62,8 @@ public sealed class Checkpoints(string runDirectory)
         try
         {
             System.IO.Directory.CreateDirectory(staging);
-            ModelDirectory.Save(policy.Model, System.IO.Path.Combine(staging, "model"), companionsFrom);
+            if (lora is null) ModelDirectory.Save(policy.Model, System.IO.Path.Combine(staging, "model"), companionsFrom);
+            else SaveAdapter(policy, lora, System.IO.Path.Combine(staging, AdapterDirectory), companionsFrom);
             trainer.SaveOptimizer(System.IO.Path.Combine(staging, "optimizer.bin"));
             File.WriteAllText(System.IO.Path.Combine(staging, "config.yaml"), ConfigFile.ToYaml(config));
             File.WriteAllText(System.IO.Path.Combine(staging, "trainer_state.json"), JsonSerializer.Serialize(state, JsonOptions) + "\n");
@@ -71,6 +77,17 @@ public sealed class Checkpoints(string runDirectory)
         }
         foreach (var (_, path) in List().SkipLast(Math.Max(1, keep))) System.IO.Directory.Delete(path, recursive: true);
         return target;
+    }
+
+    /// <summary>Writes the policy's adapter to <paramref name="directory"/> (replacing what is there) in PEFT format,
+    /// with the tokenizer files of <paramref name="baseModel"/>, which it names as base_model_name_or_path.</summary>
+    public static void SaveAdapter(Policy policy, LoraSettings lora, string directory, string baseModel)
+    {
+        if (System.IO.Directory.Exists(directory)) System.IO.Directory.Delete(directory, recursive: true);
+        PeftAdapter.Save(policy.Model, lora, directory, System.IO.Path.GetFullPath(baseModel));
+        foreach (var file in ModelDirectory.CompanionFiles.Where(f => f != ModelDirectory.GenerationConfigFileName))
+            if (File.Exists(System.IO.Path.Combine(baseModel, file)))
+                File.Copy(System.IO.Path.Combine(baseModel, file), System.IO.Path.Combine(directory, file));
     }
 
     /// <summary>Reads a checkpoint's trainer_state.json.</summary>

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using GspoSharp.Models;
+using GspoSharp.Models.Adapters;
 using GspoSharp.Models.Architecture;
 using GspoSharp.Models.Checkpoints;
 using GspoSharp.Reports;
@@ -53,6 +54,7 @@ public sealed class TrainingRun
     readonly Checkpoints checkpoints;
     readonly Stopwatch clock = Stopwatch.StartNew();
     double priorSeconds;   // taken by the earlier invocations of a resumed run
+    LoraSettings? lora;    // the adapters' settings in a use_peft run
 
     /// <summary>Wall-clock seconds of the whole run, over all its invocations.</summary>
     double WallSeconds => priorSeconds + clock.Elapsed.TotalSeconds;
@@ -112,6 +114,12 @@ public sealed class TrainingRun
             ModelDirectory.Save(policy.Model, sft, companionsFrom: start);
             start = sft;
         }
+        if (config.UsePeft)
+        {
+            progress.Stage("model", config.Adapter is { } adapter ? $"LoRA adapter from {adapter}" : $"fresh LoRA adapters (r {config.LoraR}, α {config.LoraAlpha})");
+            run.lora = config.Adapter is { } dir ? PeftAdapter.Load(policy.Model, dir) : config.Lora;
+            if (config.Adapter is null) Lora.Attach(policy.Model, run.lora, config.Seed);
+        }
         double before = run.Evaluate(policy, eval, "before").Accuracy;
         var state = new TrainerState(0, 0, config.Seed, 0, before, Path.GetRelativePath(runDirectory, start), 0);
         return run.Loop(policy, train, eval, rewards, state, optimizerCheckpoint: null);
@@ -147,7 +155,9 @@ public sealed class TrainingRun
         progress.Stage("model", $"resuming from {Path.GetFileName(latest.Path)} (step {state.Step})");
         TruncateMetrics(Path.Combine(runDirectory, "metrics.jsonl"), state.Step);
         var (rewards, train, eval) = run.Data();
-        using var policy = Policy.Load(Path.Combine(latest.Path, "model"), config.ChatTemplate, config.Device);
+        using var policy = Policy.Load(config.UsePeft ? Path.Combine(runDirectory, state.StartModel) : Path.Combine(latest.Path, "model"),
+            config.ChatTemplate, config.Device);
+        if (config.UsePeft) run.lora = PeftAdapter.Load(policy.Model, Path.Combine(latest.Path, Checkpoints.AdapterDirectory));
         return run.Loop(policy, train, eval, rewards, state, Path.Combine(latest.Path, "optimizer.bin"));
     }
 
@@ -155,7 +165,7 @@ public sealed class TrainingRun
     RunSummary Loop(Policy policy, Dataset train, Dataset eval, RewardModel rewards, TrainerState state, string? optimizerCheckpoint)
     {
         string start = Path.Combine(runDirectory, state.StartModel);
-        using var reference = config.Beta > 0 ? Policy.Load(start, config.ChatTemplate, config.Device) : null;
+        using var reference = config.Beta > 0 && lora is null ? Policy.Load(start, config.ChatTemplate, config.Device) : null;
         using var trainer = new GspoTrainer(config, policy, train, rewards, reference);
         if (optimizerCheckpoint is not null) trainer.Restore(state.Step, optimizerCheckpoint, state.OptimizerSteps);
         using var log = new MetricsLog(Path.Combine(runDirectory, "metrics.jsonl"));
@@ -173,7 +183,7 @@ public sealed class TrainingRun
             PromptsConsumed = (long)trainer.StepsDone * config.PromptsPerStep, ConsecutiveBadSteps = guard.Consecutive,
             WallSeconds = WallSeconds,
         };
-        string Checkpoint() => lastCheckpoint = checkpoints.Save(trainer, policy, Current(), config, start, config.SaveTotalLimit);
+        string Checkpoint() => lastCheckpoint = checkpoints.Save(trainer, policy, Current(), config, start, config.SaveTotalLimit, lora);
 
         while (trainer.StepsDone < config.MaxSteps)
         {
@@ -212,7 +222,8 @@ public sealed class TrainingRun
         tensorboard.Write(config.MaxSteps, new Dictionary<string, double> { ["eval/accuracy"] = after });
         progress.Stage("save", "saving the trained model");
         string final = Path.Combine(runDirectory, "final-model");
-        ModelDirectory.Save(policy.Model, final, companionsFrom: start, overwrite: true);
+        if (lora is null) ModelDirectory.Save(policy.Model, final, companionsFrom: start, overwrite: true);
+        else Checkpoints.SaveAdapter(policy, lora, final, start);
         return Finish(state.AccuracyBefore, after, config.MaxSteps, final, null, lastCheckpoint);
     }
 
