@@ -55,6 +55,11 @@ public sealed class CausalLm : nn.Module
     /// <summary>Parameter and compute dtype (RMSNorm, softmax and log-probs are always float32).</summary>
     public ScalarType DType { get; }
 
+    /// <summary>Recompute each decoder layer in the backward pass instead of keeping its activations
+    /// (gradient checkpointing): less memory for about one more forward pass. Only affects passes
+    /// that record gradients.</summary>
+    public bool GradientCheckpointing { get; set; }
+
     /// <summary>The device of the parameters.</summary>
     public Device Device => model.embed_tokens.weight!.device;
 
@@ -141,8 +146,11 @@ public sealed class CausalLm : nn.Module
             .logical_or((keyIndex == queryIndex).unsqueeze(0)).unsqueeze(1);     // [B, 1, t, past + t]
 
         var h = model.embed_tokens.forward(inputIds);
+        bool recompute = GradientCheckpointing && cache is null && is_grad_enabled();
         foreach (var layer in model.layers)
-            h = layer.Forward(h, cos, sin, allowed, cache, routing, groupedExperts);
+            h = recompute
+                ? LayerRecompute.Run((x, c, s, m) => layer.Forward(x, c, s, m, null, routing, groupedExperts), h, cos, sin, allowed)
+                : layer.Forward(h, cos, sin, allowed, cache, routing, groupedExperts);
         cache?.Advance(mask);
         return model.norm.forward(h).MoveToOuterDisposeScope();
     }

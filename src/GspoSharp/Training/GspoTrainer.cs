@@ -163,6 +163,7 @@ public sealed class GspoTrainer : IDisposable
         // 5. M off-policy mini-batch updates (× num_iterations).
         before = clock.Elapsed.TotalSeconds;
         model.train();
+        model.GradientCheckpointing = config.GradientCheckpointing;
         // LoRA dropout draws from the global generator: seed it per step, so a resumed run repeats the masks.
         if (model.HasAdapters) random.manual_seed(config.Seed * 1_000_033 + step);
         var stats = new UpdateStatistics(config.ImportanceSamplingLevel);

@@ -148,6 +148,8 @@ public sealed record TrainConfig
     public IReadOnlyList<string> LoraTargetModules { get; init; } = new[] { "q_proj", "v_proj" };
     [Description("Rank-stabilised LoRA: scale by α/√r. TRL: use_rslora.")]
     public bool UseRslora { get; init; }
+    [Description("Recompute each decoder layer in the backward pass instead of keeping its activations: less memory, about one more forward pass per update. TRL: gradient_checkpointing.")]
+    public bool GradientCheckpointing { get; init; }
     [Description("Start from this PEFT adapter directory (adapter_config.json + adapter_model.safetensors) instead of fresh adapters; its r, α, dropout and targets replace the lora_* keys. Needs use_peft.")]
     public string? Adapter { get; init; }
 

@@ -98,6 +98,21 @@ public class LoraRunTests
     }
 
     [Fact]
+    public void Gradient_checkpointing_changes_no_update()
+    {
+        using var dir = new TempDirectory();
+        string plain = Path.Combine(dir.Path, "plain"), recomputed = Path.Combine(dir.Path, "recomputed");
+        TrainingRun.Execute(Quick(), plain, new QuietProgress());
+        TrainingRun.Execute(Quick() with { GradientCheckpointing = true }, recomputed, new QuietProgress());
+        var x = AdapterTensors(Path.Combine(plain, "final-model"));
+        var y = AdapterTensors(Path.Combine(recomputed, "final-model"));
+        Assert.Contains(x, t => t.Key.EndsWith("lora_B.weight") && t.Value.Any(v => v != 0));
+        foreach (var (name, values) in x)
+            for (int i = 0; i < values.Length; i++)
+                Assert.True(Math.Abs(values[i] - y[name][i]) <= 1e-6, $"{name}[{i}]: {values[i]} vs {y[name][i]}");
+    }
+
+    [Fact]
     public void A_run_can_start_from_an_existing_adapter()
     {
         using var dir = new TempDirectory();
