@@ -112,6 +112,24 @@ public class LoraRunTests
                 Assert.True(Math.Abs(values[i] - y[name][i]) <= 1e-6, $"{name}[{i}]: {values[i]} vs {y[name][i]}");
     }
 
+    [Theory]
+    [InlineData(GspoSharp.Objectives.ImportanceSamplingLevel.SequenceToken)]
+    [InlineData(GspoSharp.Objectives.ImportanceSamplingLevel.Token)]
+    public void A_lora_run_on_moe_keeps_routing_replay_volatility_and_the_objectives(GspoSharp.Objectives.ImportanceSamplingLevel level)
+    {
+        using var dir = new TempDirectory();
+        string run = Path.Combine(dir.Path, "run");
+        var config = Quick() with { Model = null, InitArch = "qwen3_moe", MaxSteps = 2, RoutingReplay = true, ImportanceSamplingLevel = level };
+        var summary = TrainingRun.Execute(config, run, new QuietProgress());
+        Assert.Null(summary.Stopped);
+        var step = Metrics(run).First(m => m.ContainsKey("routing/volatility"));
+        Assert.True(double.IsFinite((double)step["kl"]!));
+        Assert.InRange((double)step["routing/volatility"]!, 0, 1);
+        var written = JsonNode.Parse(File.ReadAllText(Path.Combine(run, "final-model", "adapter_config.json")))!;
+        Assert.Contains("gate", written["target_modules"]!.AsArray().Select(n => (string)n!));   // all-linear adapts the router, as PEFT
+        Assert.Contains(AdapterTensors(Path.Combine(run, "final-model")).Keys, k => k.Contains(".mlp.experts.0.down_proj.lora_A.weight"));
+    }
+
     [Fact]
     public void A_run_can_start_from_an_existing_adapter()
     {
