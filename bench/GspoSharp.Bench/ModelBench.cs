@@ -54,7 +54,7 @@ internal static class ModelBench
             double tokens = batch * (double)length;
             double gflops = 3 * ForwardFlopsPerToken(config, length) * tokens / seconds / 1e9;   // backward ≈ 2 × forward
             Console.WriteLine($"fwd+bwd {name,-15} {config.ParameterCount() / 1e6,6:F2} M params  B={batch,2} T={length}: " +
-                              $"{tokens / seconds,8:F0} tokens/s  {gflops,6:F1} GFLOP/s = {gflops / ceiling:P0} of matmul");
+                              $"{tokens / seconds,8:F0} tokens/s  {gflops,6:F1} GFLOP/s = {gflops / ceiling:P0} of the matmul ceiling");
         }
         MoeGroupedVersusNaive();
     }

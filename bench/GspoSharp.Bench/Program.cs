@@ -4,18 +4,28 @@ using GspoSharp.Models;
 OpenMpSettings.PreferPassiveWaiting();   // as the gspo tool does (docs/performance.md)
 
 // Benchmarks print figures measured side by side in one run; docs/performance.md records them.
-//   dotnet run -c Release --project bench/GspoSharp.Bench -- [matmul|objective|model|rollout|step|all] [--quick]
+//   dotnet run -c Release --project bench/GspoSharp.Bench -- [matmul|objective|model|rollout|step|reward|all] [--quick] [--no-peer]
 string which = args.Length > 0 ? args[0] : "all";
-string[] known = { "matmul", "objective", "model", "rollout", "step", "all" };
+string[] known = { "matmul", "objective", "model", "rollout", "step", "reward", "all" };
+string[] options = { "--quick", "--no-peer" };
 if (!known.Contains(which))
 {
     Console.Error.WriteLine($"error: unknown benchmark '{which}'; use {string.Join(", ", known)}.");
     return 1;
 }
+if (args.Skip(1).FirstOrDefault(a => !options.Contains(a)) is { } unknown)
+{
+    Console.Error.WriteLine($"error: unknown option '{unknown}'; use {string.Join(", ", options)}.");
+    return 1;
+}
 Console.WriteLine($"threads: {TorchSharp.torch.get_num_threads()}, {Environment.ProcessorCount} logical cores");
-double ceiling = MatmulBench.GflopsPerSecond(print: true);
+// One measurement of the matmul ceiling serves every figure compared with it.
+double ceiling = which is "matmul" or "model" or "rollout" or "all"
+    ? MatmulBench.Ceiling(peer: which is "matmul" or "all" && !args.Contains("--no-peer"))
+    : double.NaN;
 if (which is "objective" or "all") ObjectiveBench.Run();
 if (which is "model" or "all") ModelBench.Run(ceiling);
 if (which is "rollout" or "all") RolloutBench.Run(ceiling, quick: args.Contains("--quick"));
 if (which is "step" or "all") StepBench.Run();
+if (which is "reward" or "all") RewardBench.Run();   // plain C# on strings: no tensors
 return 0;

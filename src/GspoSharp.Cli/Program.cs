@@ -3,6 +3,11 @@ using GspoSharp.Cli.Commands;
 using GspoSharp.Models;
 
 OpenMpSettings.PreferPassiveWaiting();   // before LibTorch starts its threads
+if (GspoSharp.Cli.TestHooks.Start() is { } hookError)   // test-only variables; nothing happens when they are unset
+{
+    Console.Error.WriteLine($"error: {hookError}");
+    return CommandErrors.BadInput;
+}
 
 var root = new RootCommand("gspo: post-train language models with GSPO (Group Sequence Policy Optimization), GSPO-token and GRPO.")
 {

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using GspoSharp.Models.Architecture;
+using GspoSharp.Models.Json;
 
 namespace GspoSharp.Models;
 
@@ -29,7 +30,7 @@ public sealed record GenerationConfig
         JsonObject json;
         try
         {
-            json = JsonNode.Parse(File.ReadAllText(path)) as JsonObject
+            json = StrictJson.Node(File.ReadAllBytes(path)) as JsonObject
                    ?? throw new ModelFormatException($"{path}: expected a JSON object.");
         }
         catch (JsonException e)

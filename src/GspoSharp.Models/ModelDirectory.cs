@@ -1,5 +1,6 @@
 using GspoSharp.Models.Architecture;
 using GspoSharp.Models.Checkpoints;
+using GspoSharp.Models.TestHooks;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -38,6 +39,7 @@ public static class ModelDirectory
         if (!Directory.Exists(directory)) throw new ModelFormatException($"{directory}: the model directory does not exist.");
         var config = ModelConfig.Load(Path.Combine(directory, ConfigFileName));
         using var checkpoint = HfSafetensorsCheckpoint.Open(directory);
+        CheckSizes(config, checkpoint, Path.Combine(directory, ConfigFileName));
         var model = new CausalLm(config, dtype);
         try
         {
@@ -69,6 +71,27 @@ public static class ModelDirectory
             model.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Building the model allocates every parameter the config implies before a weight is read, so
+    /// a config whose sizes are wrong (vocab_size 2147483647, num_hidden_layers 10^9) would ask for
+    /// terabytes. Every parameter must be one of the checkpoint's tensors, whose sizes the file's
+    /// length bounds: a config implying far more parameters than the checkpoint holds values is
+    /// refused first. A config needing only a little more (a tensor missing from the checkpoint) is
+    /// left to the checks below, which name the tensor; the model they build is then at most about
+    /// twice the checkpoint's size.
+    /// </summary>
+    static void CheckSizes(ModelConfig config, HfSafetensorsCheckpoint checkpoint, string configPath)
+    {
+        double needed = config.ParameterCountEstimate();
+        long stored = checkpoint.Entries.Sum(e => e.ElementCount);
+        if (needed > 2.0 * stored + (1 << 20))
+            throw new ModelFormatException(
+                $"{configPath}: the sizes (vocab_size {config.VocabSize}, hidden_size {config.HiddenSize}, intermediate_size {config.IntermediateSize}, " +
+                $"num_hidden_layers {config.NumHiddenLayers}, num_attention_heads {config.NumAttentionHeads}, head_dim {config.HeadDim}" +
+                (config.ModelType == ModelType.Qwen3Moe ? $", num_experts {config.NumExperts}, moe_intermediate_size {config.MoeIntermediateSize}" : "") +
+                $") imply {needed:N0} parameters, but the checkpoint holds {stored:N0} values.");
     }
 
     /// <summary>Tensors a checkpoint may hold that the model rightly does not load: a tied output head
@@ -135,10 +158,31 @@ public static class ModelDirectory
             Directory.Move(staging, target);
             return;
         }
-        string old = target + $".old-{Guid.NewGuid():N}";
+        // Hidden, like the staging directory: a crash between the two renames leaves no
+        // visible directory that looks like a model.
+        string old = Path.Combine(Path.GetDirectoryName(target)!, $".{Path.GetFileName(target)}.old-{Guid.NewGuid():N}");
         Directory.Move(target, old);
+        CrashPoints.Hit(CrashPoints.ModelSwap, target);   // test only
         Directory.Move(staging, target);
         Directory.Delete(old, recursive: true);
+    }
+
+    /// <summary>
+    /// The dtype the weights of <paramref name="directory"/> are stored in, read from the safetensors
+    /// headers of the tensors the model loads (RoPE buffers and a stored tied head are not looked at):
+    /// float32, bfloat16 or float16. Weights stored in more than one of these, or in float64, give
+    /// float32, so that saving in it rounds nothing the directory held exactly.
+    /// </summary>
+    /// <exception cref="ModelFormatException">config.json or the checkpoint is missing or malformed.</exception>
+    public static ScalarType StorageDtype(string directory)
+    {
+        if (!Directory.Exists(directory)) throw new ModelFormatException($"{directory}: the model directory does not exist.");
+        var config = ModelConfig.Load(Path.Combine(directory, ConfigFileName));
+        using var checkpoint = HfSafetensorsCheckpoint.Open(directory);
+        var stored = checkpoint.Entries
+            .Where(e => !Ignorable(e.Name, config) && e.Dtype is ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16 or ScalarType.Float64)
+            .Select(e => e.Dtype).Distinct().ToList();
+        return stored is [var only] && only != ScalarType.Float64 ? only : ScalarType.Float32;
     }
 
     /// <summary>The config.json name of a storage dtype.</summary>

@@ -23,8 +23,8 @@ internal static class GenerateCommand
         var samples = new Option<int>("-n") { Description = "Samples per prompt.", DefaultValueFactory = _ => 1 };
         var maxNew = new Option<int>("--max-new-tokens") { Description = "Most tokens per sample.", DefaultValueFactory = _ => 128 };
         var temperature = new Option<double>("--temperature") { Description = "0 = greedy.", DefaultValueFactory = _ => 1.0 };
-        var topP = new Option<double?>("--top-p") { Description = "Nucleus sampling mass (0, 1]." };
-        var topK = new Option<int?>("--top-k") { Description = "Keep the k most likely tokens." };
+        var topP = new Option<double?>("--top-p") { Description = "Nucleus sampling mass (0, 1], over the top-k survivors." };
+        var topK = new Option<int?>("--top-k") { Description = "Keep the k most likely tokens; 0 keeps all." };
         var seed = new Option<long>("--seed") { Description = "Seed of all random draws.", DefaultValueFactory = _ => 0 };
         var command = new Command("generate", "Sample completions from a model.")
         {
@@ -47,7 +47,7 @@ internal static class GenerateCommand
                 return Stream(policy, policy.EncodePrompt(new JsonObject { ["prompt"] = parse.GetValue(prompt) }), options);
 
             string inputPath = parse.GetValue(input)!.FullName;
-            var prompts = JsonLinesFile.Read(inputPath, skipBlankLines: false).Select(line => PromptIds(line.Value, policy, inputPath, line.Line)).ToList();
+            var prompts = ReadPrompts(inputPath, policy);
             using var result = new RolloutEngine(policy.Model, policy.Decode).Generate(prompts, options);
             JsonLines.Write(parse.GetValue(output)?.FullName, writer =>
             {
@@ -69,12 +69,29 @@ internal static class GenerateCommand
 
     static JsonArray Array(IEnumerable<JsonNode> items) => new(items.ToArray());
 
+    /// <summary>The prompt ids of every line of an --input file; errors name the file and line.</summary>
+    internal static List<long[]> ReadPrompts(string path, Policy policy)
+    {
+        var prompts = JsonLinesFile.Read(path, skipBlankLines: false).Select(line => PromptIds(line.Value, policy, path, line.Line)).ToList();
+        return prompts.Count > 0 ? prompts : throw new InvalidDataException($"{path}: no prompts.");
+    }
+
     /// <summary>A line's prompt ids: given as ids, or a text encoded as the policy encodes prompts (chat template with --chat).</summary>
     static long[] PromptIds(JsonObject line, Policy policy, string path, int number)
     {
-        if (line["prompt_ids"] is not null) return JsonLines.Ids(line, "prompt_ids", path, number);
-        if (line["prompt"] is JsonValue v && v.TryGetValue(out string? _)) return policy.EncodePrompt(line);
-        throw new InvalidDataException($"{path}:{number}: expected {{\"prompt\": TEXT}} or {{\"prompt_ids\": [..]}}.");
+        long[] ids = line["prompt_ids"] is not null ? JsonLines.Ids(line, "prompt_ids", path, number)
+            // Only the prompt: a "messages" field beside it is not part of this format.
+            : line["prompt"] is JsonValue v && v.TryGetValue(out string? text) ? policy.EncodePrompt(new JsonObject { ["prompt"] = text })
+            : throw new InvalidDataException($"{path}:{number}: expected {{\"prompt\": TEXT}} or {{\"prompt_ids\": [..]}}.");
+        // What the rollout engine requires of a prompt, checked here to name the line.
+        var config = policy.Model.Config;
+        if (ids.Length == 0) throw new InvalidDataException($"{path}:{number}: the prompt is empty.");
+        if (ids.Length >= config.MaxPositionEmbeddings)
+            throw new InvalidDataException($"{path}:{number}: the prompt has {ids.Length} tokens; the model's context is {config.MaxPositionEmbeddings}, leaving no room to generate.");
+        foreach (long id in ids)
+            if (id < 0 || id >= config.VocabSize)
+                throw new InvalidDataException($"{path}:{number}: token id {id} is outside the vocabulary [0, {config.VocabSize}).");
+        return ids;
     }
 
     /// <summary>Prints the sample as it is produced: the decoded text grows token by token; a multi-byte

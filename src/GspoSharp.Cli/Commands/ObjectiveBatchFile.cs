@@ -1,4 +1,5 @@
 using System.Text.Json;
+using GspoSharp.Models.Json;
 
 namespace GspoSharp.Cli.Commands;
 
@@ -29,7 +30,7 @@ internal static class ObjectiveBatchFile
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(File.ReadAllText(path));
+            document = StrictJson.Document(File.ReadAllBytes(path));
         }
         catch (JsonException e)
         {
@@ -45,6 +46,8 @@ internal static class ObjectiveBatchFile
             foreach (var response in responses.EnumerateArray())
             {
                 string where = $"{path}: responses[{i++}]";
+                if (response.ValueKind != JsonValueKind.Object)
+                    throw new InvalidDataException($"{where} must be an object with logprobs, old_logprobs and advantage(s).");
                 var logProbs = Numbers(response, "logprobs", where) ?? throw Missing(where, "logprobs");
                 var old = Numbers(response, "old_logprobs", where) ?? throw Missing(where, "old_logprobs");
                 var reference = Numbers(response, "ref_logprobs", where);

@@ -29,17 +29,7 @@ internal static class ScoreCommand
             using var lm = ModelDirectory.Load(parse.GetValue(model)!.FullName);
             if (parse.GetValue(adapter) is { } a) Models.Adapters.PeftAdapter.Load(lm, a.FullName);
             // Read and check everything before writing anything.
-            var rows = JsonLinesFile.Read(inputPath, skipBlankLines: false).Select(line =>
-            {
-                var ids = JsonLines.Ids(line.Value, "ids", inputPath, line.Line);
-                if (ids.Length == 0) throw new InvalidDataException($"{inputPath}:{line.Line}: \"ids\" is empty.");
-                foreach (var id in ids)
-                    if (id < 0 || id >= lm.Config.VocabSize)
-                        throw new InvalidDataException($"{inputPath}:{line.Line}: token id {id} is outside the vocabulary [0, {lm.Config.VocabSize}).");
-                if (ids.Length > lm.Config.MaxPositionEmbeddings)
-                    throw new InvalidDataException($"{inputPath}:{line.Line}: {ids.Length} tokens exceed the model's context of {lm.Config.MaxPositionEmbeddings}.");
-                return ids;
-            }).ToList();
+            var rows = ReadRows(inputPath, lm.Config);
             JsonLines.Write(parse.GetValue(output)?.FullName, writer =>
             {
                 foreach (var chunk in rows.Chunk(BatchSize))
@@ -50,6 +40,21 @@ internal static class ScoreCommand
         }));
         return command;
     }
+
+    /// <summary>The token ids of every line of an --input file, checked against the model's vocabulary and context;
+    /// errors name the file and line.</summary>
+    internal static List<long[]> ReadRows(string inputPath, Models.Architecture.ModelConfig config) =>
+        JsonLinesFile.Read(inputPath, skipBlankLines: false).Select(line =>
+        {
+            var ids = JsonLines.Ids(line.Value, "ids", inputPath, line.Line);
+            if (ids.Length == 0) throw new InvalidDataException($"{inputPath}:{line.Line}: \"ids\" is empty.");
+            foreach (var id in ids)
+                if (id < 0 || id >= config.VocabSize)
+                    throw new InvalidDataException($"{inputPath}:{line.Line}: token id {id} is outside the vocabulary [0, {config.VocabSize}).");
+            if (ids.Length > config.MaxPositionEmbeddings)
+                throw new InvalidDataException($"{inputPath}:{line.Line}: {ids.Length} tokens exceed the model's context of {config.MaxPositionEmbeddings}.");
+            return ids;
+        }).ToList();
 
     /// <summary>Scores a batch of sequences, right-padded to the longest.</summary>
     static IEnumerable<double[]> Score(Models.Architecture.CausalLm lm, long[][] rows)

@@ -19,18 +19,32 @@ internal static class SftCommand
         var lr = new Option<double>("--learning-rate") { Description = "Peak learning rate (10% warm-up, cosine).", DefaultValueFactory = _ => new SftOptions().LearningRate };
         var chat = new Option<bool>("--chat") { Description = "Wrap plain prompts in the chat template." };
         var seed = new Option<long>("--seed") { Description = "Seed of the task stream.", DefaultValueFactory = _ => 42 };
+        var saveDtype = new Option<string>("--save-dtype")
+        {
+            Description = "Dtype of the saved weights: auto (as --model is stored) | float32 | bfloat16 | float16.", DefaultValueFactory = _ => "auto",
+        };
         var command = new Command("sft", "Supervised fine-tuning on demonstrations (the cold start before RL).")
         {
-            model, task, dataset, output, steps, batch, lr, chat, seed,
+            model, task, dataset, output, steps, batch, lr, chat, seed, saveDtype,
         };
         command.SetAction(parse => CommandErrors.Run(() =>
         {
             if ((parse.GetValue(task) is null) == (parse.GetValue(dataset) is null))
                 throw new ArgumentException("give exactly one of --task and --dataset.");
+            SaveDtype dtype;
+            try
+            {
+                dtype = SaveDtypes.Parse(parse.GetValue(saveDtype)!);
+            }
+            catch (ArgumentException e)
+            {
+                throw new ArgumentException($"--save-dtype {e.Message}");
+            }
             var data = parse.GetValue(task) is { } name
                 ? Dataset.FromTask(SyntheticTask.Get(name), TaskSplit.Train, parse.GetValue(seed))
                 : Dataset.FromJsonLines(parse.GetValue(dataset)!.FullName, Array.Empty<Rewards.IRewardFunction>());
             string source = parse.GetValue(model)!.FullName;
+            var storageDtype = SaveDtypes.Resolve(dtype, source);
             using var policy = Policy.Load(source, parse.GetValue(chat));
             var options = new SftOptions
             {
@@ -42,8 +56,8 @@ internal static class SftCommand
             {
                 progress.Stage("sft", $"{options.Steps} steps × {options.BatchSize} demonstrations from {data.Name}");
                 SupervisedFineTuning.Run(policy, data, options, (step, loss, _) => progress.SftStep(step, options.Steps, loss));
-                progress.Stage("save", parse.GetValue(output)!);
-                ModelDirectory.Save(policy.Model, parse.GetValue(output)!, companionsFrom: source);
+                progress.Stage("save", $"{parse.GetValue(output)} ({ModelDirectory.DtypeName(storageDtype)})");
+                ModelDirectory.Save(policy.Model, parse.GetValue(output)!, companionsFrom: source, storageDtype: storageDtype);
                 return 0;
             }, Math.Max(1, options.Steps / 20));
             return 0;

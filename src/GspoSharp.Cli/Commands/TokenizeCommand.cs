@@ -36,9 +36,7 @@ internal static class TokenizeCommand
         {
             var hf = HfTokenizer.Load(parse.GetValue(tokenizer)!);
             string inputPath = parse.GetValue(input)!, outputPath = parse.GetValue(output)!;
-            var encoded = JsonLinesFile.Read(inputPath, skipBlankLines: false).Select(line => line.Value["text"] is JsonValue v && v.TryGetValue(out string? text)
-                ? hf.Encode(text)
-                : throw new InvalidDataException($"{inputPath}:{line.Line}: expected an object with a \"text\" string.")).ToList();
+            var encoded = Encode(inputPath, hf);
             JsonLines.Write(outputPath, writer =>
             {
                 foreach (var ids in encoded)
@@ -49,4 +47,10 @@ internal static class TokenizeCommand
         }));
         return command;
     }
+
+    /// <summary>The ids of the "text" of every line of an --input file; errors name the file and line.</summary>
+    internal static List<int[]> Encode(string inputPath, HfTokenizer tokenizer) =>
+        JsonLinesFile.Read(inputPath, skipBlankLines: false).Select(line => line.Value["text"] is JsonValue v && v.TryGetValue(out string? text)
+            ? tokenizer.Encode(text)
+            : throw new InvalidDataException($"{inputPath}:{line.Line}: expected an object with a \"text\" string.")).ToList();
 }

@@ -57,11 +57,12 @@ internal static class TrainCommand
         void Request(string signal)
         {
             if (Interlocked.Increment(ref requests) == 1)
-                Console.Error.WriteLine($"{signal}: stopping after this step and writing a checkpoint (Ctrl-C again to quit at once).");
+                Notice($"{signal}: stopping after this step and writing a checkpoint (Ctrl-C again to quit at once).");
         }
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
             if (Volatile.Read(ref requests) == 0) e.Cancel = true;   // the second Ctrl-C is not cancelled: the process ends
+            else if (liveDisplay) AnsiConsole.Cursor.Show();   // the live display hid it and will not end to show it again
             Request("Ctrl-C");
         };
         Console.CancelKeyPress += onCancel;
@@ -104,16 +105,38 @@ internal static class TrainCommand
         return new StreamReader(stream).ReadToEnd();
     }
 
+    static volatile bool liveDisplay;
+
     /// <summary>Runs <paramref name="work"/> with a live display in a terminal, plain lines otherwise.</summary>
     internal static T Run<T>(Func<ITrainingProgress, T> work, int lineEvery)
     {
         if (!AnsiConsole.Profile.Capabilities.Interactive || Console.IsOutputRedirected)
             return work(new TrainingProgressDisplay(null, lineEvery));
-        return AnsiConsole.Progress()
-            .AutoClear(false)
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
-                new ElapsedTimeColumn(), new RemainingTimeColumn())
-            .Start(context => work(new TrainingProgressDisplay(context, lineEvery)));
+        liveDisplay = true;
+        try
+        {
+            return AnsiConsole.Progress()
+                .AutoClear(false)
+                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
+                    new ElapsedTimeColumn(), new RemainingTimeColumn())
+                .Start(context => work(new TrainingProgressDisplay(context, lineEvery)));
+        }
+        finally
+        {
+            liveDisplay = false;
+        }
+    }
+
+    /// <summary>
+    /// A message from outside the run (a signal handler). During the live display it goes through
+    /// Spectre.Console, above the bars: written straight to the terminal it would land beside the
+    /// display, which redraws itself one line off from then on. The display runs only when
+    /// standard output and error are both the terminal, so it reaches the same screen.
+    /// </summary>
+    static void Notice(string text)
+    {
+        if (liveDisplay) AnsiConsole.MarkupLine(Markup.Escape(text));
+        else Console.Error.WriteLine(text);
     }
 
     static void PrintSummary(RunSummary s)

@@ -63,7 +63,7 @@ public static class Lora
             using var scope = NewDisposeScope();
             using (adapter)
             {
-                var merged = layer.Weight.detach().to_type(ScalarType.Float64).add(adapter.DeltaWeight().to(layer.Weight.device));
+                var merged = layer.Weight.detach().to_type(ScalarType.Float64).add(adapter.DeltaWeight().to(layer.Weight.device), Scalars.One);
                 layer.Weight.copy_(merged.to_type(layer.Weight.dtype));
             }
         }

@@ -1,3 +1,4 @@
+using GspoSharp.Models.Architecture;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -29,7 +30,9 @@ public sealed class LoraAdapter : IDisposable
         ScalarType dtype, Device device, Generator generator)
     {
         double bound = 1 / Math.Sqrt(inFeatures);
-        var a = rand(new[] { (long)rank, inFeatures }, dtype: dtype, device: device, generator: generator).mul_(2 * bound).sub_(bound);
+        using var width = (2 * bound).ToScalar();
+        using var low = bound.ToScalar();
+        var a = rand(new[] { (long)rank, inFeatures }, dtype: dtype, device: device, generator: generator).mul_(width).sub_(low);
         var b = zeros(new[] { outFeatures, (long)rank }, dtype: dtype, device: device);
         return new LoraAdapter(a, b, scaling, dropout);
     }
@@ -60,7 +63,8 @@ public sealed class LoraAdapter : IDisposable
     {
         using var scope = NewDisposeScope();
         var input = training && Dropout > 0 ? nn.functional.dropout(x, Dropout, training: true) : x;
-        return nn.functional.linear(nn.functional.linear(input, A), B).mul(Scaling).MoveToOuterDisposeScope();
+        using var s = Scaling.ToScalar();
+        return nn.functional.linear(nn.functional.linear(input, A), B).mul(s).MoveToOuterDisposeScope();
     }
 
     /// <summary>s · B A, the [out, in] update merging folds into W (computed in float64 for accuracy).</summary>
@@ -68,7 +72,8 @@ public sealed class LoraAdapter : IDisposable
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        return B.detach().to_type(ScalarType.Float64).matmul(A.detach().to_type(ScalarType.Float64)).mul(Scaling).MoveToOuterDisposeScope();
+        using var s = Scaling.ToScalar();
+        return B.detach().to_type(ScalarType.Float64).matmul(A.detach().to_type(ScalarType.Float64)).mul(s).MoveToOuterDisposeScope();
     }
 
     /// <inheritdoc />

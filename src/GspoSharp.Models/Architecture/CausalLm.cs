@@ -75,7 +75,7 @@ public sealed class CausalLm : nn.Module
         foreach (var (name, p) in named_parameters())
         {
             using var scope = NewDisposeScope();
-            if (name.EndsWith("norm.weight", StringComparison.Ordinal)) p.fill_(1);
+            if (name.EndsWith("norm.weight", StringComparison.Ordinal)) p.fill_(Scalars.One);
             else if (name.EndsWith(".bias", StringComparison.Ordinal)) p.zero_();
             else p.copy_(normal(0, std, p.shape, p.dtype, p.device, generator: generator));
         }
@@ -135,13 +135,13 @@ public sealed class CausalLm : nn.Module
 
         // RoPE positions count real tokens only, so left padding does not shift them.
         var positions = mask.to_type(ScalarType.Int64).cumsum(1).sub(Scalars.OneInt).clamp_min(Scalars.ZeroInt);
-        if (cache is not null) positions = positions + cache.NextPosition.unsqueeze(1);
+        if (cache is not null) positions = positions.add(cache.NextPosition.unsqueeze(1), Scalars.OneInt);
         var (cos, sin) = rotary.Angles(positions, DType);
 
         // A query attends earlier real keys, and always itself so that padded rows stay finite.
         var keyValid = cache is null ? mask : cat(new[] { cache.KeyMask, mask }, 1);
-        var queryIndex = arange(past, past + t, device: inputIds.device).unsqueeze(1);
-        var keyIndex = arange(past + t, device: inputIds.device).unsqueeze(0);
+        var queryIndex = Scalars.Arange(past, past + t, inputIds.device).unsqueeze(1);
+        var keyIndex = Scalars.Arange(past + t, inputIds.device).unsqueeze(0);
         var allowed = (keyIndex <= queryIndex).unsqueeze(0).logical_and(keyValid.unsqueeze(1))
             .logical_or((keyIndex == queryIndex).unsqueeze(0)).unsqueeze(1);     // [B, 1, t, past + t]
 

@@ -5,9 +5,12 @@ using System.Text.Json.Nodes;
 namespace GspoSharp.Models.Architecture;
 
 /// <summary>Typed access to the fields of a config.json object, with errors that name the file and field.</summary>
-internal sealed class ConfigFields(JsonObject json, string source)
+internal sealed class ConfigFields(JsonObject json, string source, string prefix = "")
 {
-    public ModelFormatException Error(string field, string problem) => new($"{source}: field \"{field}\" {problem}.");
+    public ModelFormatException Error(string field, string problem) => new($"{source}: field \"{prefix}{field}\" {problem}.");
+
+    /// <summary>The fields of an object inside this one (e.g. rope_scaling), named "parent.field" in errors.</summary>
+    public ConfigFields Nested(JsonObject inner, string field) => new(inner, source, $"{prefix}{field}.");
 
     public JsonNode? Node(string field) => json[field];
 
@@ -41,7 +44,7 @@ internal sealed class ConfigFields(JsonObject json, string source)
     {
         null => null,
         JsonArray array => array.Select((item, i) => item is not null && item.GetValueKind() == JsonValueKind.Number
-            ? new ConfigFields(new JsonObject { ["item"] = item.DeepClone() }, source).Int("item")!.Value
+            ? new ConfigFields(new JsonObject { [$"{field}[{i}]"] = item.DeepClone() }, source, prefix).Int($"{field}[{i}]")!.Value
             : throw Error(field, $"item {i} must be an integer; got {item?.ToJsonString() ?? "null"}")).ToList(),
         _ => new[] { Int(field)!.Value },
     };

@@ -31,11 +31,11 @@ public sealed class DecoderLayer : nn.Module
     public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, KvCache? cache, RoutingContext? routing, bool groupedExperts)
     {
         using var scope = NewDisposeScope();
-        var h = x + self_attn.Forward(input_layernorm.forward(x), cos, sin, mask, cache, index);
+        var h = x.add(self_attn.Forward(input_layernorm.forward(x), cos, sin, mask, cache, index), Scalars.One);
         var normed = post_attention_layernorm.forward(h);
         var update = mlp is SparseMoe moe
             ? moe.Forward(normed, index, routing, groupedExperts)
             : ((SwiGlu)mlp).forward(normed);
-        return (h + update).MoveToOuterDisposeScope();
+        return h.add(update, Scalars.One).MoveToOuterDisposeScope();
     }
 }

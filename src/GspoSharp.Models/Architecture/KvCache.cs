@@ -77,7 +77,7 @@ public sealed class KvCache : IDisposable
     {
         long t = mask.shape[1];
         keyMask.narrow(0, 0, Batch).narrow(1, Length, t).copy_(mask);
-        NextPosition.add_(mask.to_type(ScalarType.Int64).sum(1));
+        NextPosition.add_(mask.to_type(ScalarType.Int64).sum(1), Scalars.OneInt);
         Length += t;
     }
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using GspoSharp.Models.Json;
 
 namespace GspoSharp.Models.Architecture;
 
@@ -84,7 +85,8 @@ public sealed record ModelConfig
     public IReadOnlyList<int> EosTokenIds { get; init; } = Array.Empty<int>();
     /// <summary><c>pad_token_id</c>.</summary>
     public int? PadTokenId { get; init; }
-    /// <summary>The checkpoint's storage dtype name (<c>torch_dtype</c> / <c>dtype</c>), e.g. "bfloat16".</summary>
+    /// <summary>The checkpoint's storage dtype name, e.g. "bfloat16": <c>dtype</c> (what transformers ≥ 4.56 writes), else
+    /// <c>torch_dtype</c> (earlier versions), the order in which transformers reads them.</summary>
     public string TorchDtype { get; init; } = "float32";
     /// <summary>The config.json object as read (or as built), written back by <see cref="ToJson"/>.</summary>
     public JsonObject Json { get; init; } = new();
@@ -120,7 +122,7 @@ public sealed record ModelConfig
         JsonNode? node;
         try
         {
-            node = JsonNode.Parse(File.ReadAllText(path));
+            node = StrictJson.Node(File.ReadAllBytes(path));
         }
         catch (JsonException e)
         {
@@ -175,7 +177,7 @@ public sealed record ModelConfig
             BosTokenId = f.Int("bos_token_id"),
             EosTokenIds = f.Ints("eos_token_id") ?? Array.Empty<int>(),
             PadTokenId = f.Int("pad_token_id"),
-            TorchDtype = f.String("torch_dtype") ?? f.String("dtype") ?? "float32",
+            TorchDtype = f.String("dtype") ?? f.String("torch_dtype") ?? "float32",
             Json = (JsonObject)json.DeepClone(),
         };
         if (type == ModelType.Qwen3Moe)
@@ -201,17 +203,29 @@ public sealed record ModelConfig
         var node = f.Node("rope_scaling");
         if (node is null) return null;
         if (node is not JsonObject o) throw f.Error("rope_scaling", "must be an object or null");
-        string? type = (o["rope_type"] ?? o["type"])?.GetValue<string>();
-        double Get(string key, double fallback) => o[key] is JsonValue v ? v.GetValue<double>() : fallback;
+        var r = f.Nested(o, "rope_scaling");
+        string? type = r.String("rope_type") ?? r.String("type");
+        // Values the frequencies are divided by: a factor that is not positive and finite, or a
+        // llama3 high_freq_factor not above low_freq_factor (the smoothing divides by their
+        // difference), would make every rotation NaN (transformers only warns about these).
+        double Factor(double fallback)
+        {
+            double factor = r.Double("factor") ?? fallback;
+            return factor > 0 && double.IsFinite(factor) ? factor : throw r.Error("factor", "must be positive and finite");
+        }
         switch (type)
         {
             case null or "default":
                 return null;
             case "linear":
-                return new RopeScaling("linear", Get("factor", 1));
+                return new RopeScaling("linear", Factor(1));
             case "llama3":
-                return new RopeScaling("llama3", Get("factor", 8), Get("low_freq_factor", 1), Get("high_freq_factor", 4),
-                    (int)Get("original_max_position_embeddings", 8192));
+                double low = r.Double("low_freq_factor") ?? 1, high = r.Double("high_freq_factor") ?? 4;
+                if (!(low > 0)) throw r.Error("low_freq_factor", "must be positive");
+                if (!(high > low) || double.IsInfinity(high)) throw r.Error("high_freq_factor", "must be finite and greater than low_freq_factor");
+                int original = r.Int("original_max_position_embeddings") ?? 8192;
+                if (original <= 0) throw r.Error("original_max_position_embeddings", "must be positive");
+                return new RopeScaling("llama3", Factor(8), low, high, original);
             default:
                 throw f.Error("rope_scaling", $"has rope_type \"{type}\"; implemented: default, linear, llama3");
         }
@@ -234,7 +248,10 @@ public sealed record ModelConfig
         json["max_position_embeddings"] = MaxPositionEmbeddings;
         json["tie_word_embeddings"] = TieWordEmbeddings;
         json["hidden_act"] = "silu";
+        // Every transformers version reads torch_dtype (newer ones map it to dtype); a dtype field the
+        // file already has is updated too, since it wins over torch_dtype when both are present.
         json["torch_dtype"] = TorchDtype;
+        if (json.ContainsKey("dtype")) json["dtype"] = TorchDtype;
         if (ModelType != ModelType.Qwen2) json["attention_bias"] = QkvBias;
         if (ModelType == ModelType.Llama) json["mlp_bias"] = MlpBias;
         if (BosTokenId is { } bos) json["bos_token_id"] = bos;
@@ -262,19 +279,30 @@ public sealed record ModelConfig
     }
 
     /// <summary>Number of parameters (embedding counted once when tied).</summary>
-    public long ParameterCount()
+    /// <exception cref="OverflowException">The sizes imply more than <see cref="long.MaxValue"/> parameters.</exception>
+    public long ParameterCount() => checked((long)ParameterCountEstimate());
+
+    /// <summary>
+    /// The number of parameters as a double: exact below 2^53, never overflowing, and computed in
+    /// closed form (no loop over layers), so it is safe on sizes nobody has checked yet.
+    /// </summary>
+    internal double ParameterCountEstimate()
     {
-        long d = HiddenSize, q = (long)NumAttentionHeads * HeadDim, kv = (long)NumKeyValueHeads * HeadDim;
-        long attention = d * q * 2 + d * kv * 2 + (QkNorm ? 2L * HeadDim : 0)
-                         + (QkvBias ? q + 2 * kv : 0) + (OutputBias ? d : 0);
-        long total = (long)VocabSize * d * (TieWordEmbeddings ? 1 : 2) + d;
-        for (int layer = 0; layer < NumHiddenLayers; layer++)
-        {
-            long mlp = IsMoeLayer(layer)
-                ? (long)NumExperts * 3 * d * MoeIntermediateSize + (long)NumExperts * d
-                : 3 * d * IntermediateSize + (MlpBias ? 2L * IntermediateSize + d : 0);
-            total += attention + mlp + 2 * d;
-        }
-        return total;
+        double d = HiddenSize, q = (double)NumAttentionHeads * HeadDim, kv = (double)NumKeyValueHeads * HeadDim;
+        double attention = d * q * 2 + d * kv * 2 + (QkNorm ? 2.0 * HeadDim : 0)
+                           + (QkvBias ? q + 2 * kv : 0) + (OutputBias ? d : 0);
+        double dense = 3 * d * IntermediateSize + (MlpBias ? 2.0 * IntermediateSize + d : 0);
+        double moe = (double)NumExperts * 3 * d * MoeIntermediateSize + (double)NumExperts * d;
+        double moeLayers = MoeLayerCount();
+        return (double)VocabSize * d * (TieWordEmbeddings ? 1 : 2) + d
+               + (double)NumHiddenLayers * (attention + 2 * d) + moeLayers * moe + (NumHiddenLayers - moeLayers) * dense;
+    }
+
+    /// <summary>How many layers <see cref="IsMoeLayer"/> holds for: every DecoderSparseStep-th layer, less the mlp_only_layers among them.</summary>
+    int MoeLayerCount()
+    {
+        if (ModelType != ModelType.Qwen3Moe || NumExperts <= 0 || DecoderSparseStep < 1) return 0;
+        int sparse = NumHiddenLayers / DecoderSparseStep;
+        return sparse - MlpOnlyLayers.Distinct().Count(l => l >= 0 && l < NumHiddenLayers && (l + 1) % DecoderSparseStep == 0);
     }
 }

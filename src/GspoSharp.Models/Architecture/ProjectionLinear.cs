@@ -78,7 +78,7 @@ public sealed class ProjectionLinear : nn.Module<Tensor, Tensor>
         var y = nn.functional.linear(x, weight, bias);
         if (Adapter is null || !AdapterEnabled) return y;
         using var scope = NewDisposeScope();
-        return y.add(Adapter.Delta(x, training)).MoveToOuterDisposeScope();
+        return y.add(Adapter.Delta(x, training), Scalars.One).MoveToOuterDisposeScope();
     }
 
     /// <inheritdoc />

@@ -27,7 +27,7 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var x32 = x.to_type(Precision.Accumulate(x.dtype));
-        var normed = x32 * (x32 * x32).mean(new long[] { -1 }, keepdim: true).add(eps).rsqrt();
+        var normed = x32 * (x32 * x32).mean(new long[] { -1 }, keepdim: true).add(eps, Scalars.One).rsqrt();
         return (weight * normed.to_type(x.dtype)).MoveToOuterDisposeScope();
     }
 }

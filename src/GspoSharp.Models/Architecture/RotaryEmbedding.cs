@@ -63,6 +63,6 @@ public sealed class RotaryEmbedding
         using var scope = NewDisposeScope();
         long half = x.shape[^1] / 2;
         var rotated = cat(new[] { -x.narrow(-1, half, half), x.narrow(-1, 0, half) }, -1);
-        return (x * cos.to_type(x.dtype) + rotated * sin.to_type(x.dtype)).MoveToOuterDisposeScope();
+        return (x * cos.to_type(x.dtype)).add(rotated * sin.to_type(x.dtype), Scalars.One).MoveToOuterDisposeScope();
     }
 }

@@ -19,4 +19,20 @@ internal static class Scalars
     public static readonly Scalar NegativeInfinity = double.NegativeInfinity.ToScalar();
     public static readonly Scalar PositiveInfinity = double.PositiveInfinity.ToScalar();
     public static readonly Scalar NaN = double.NaN.ToScalar();
+
+    /// <summary>0, 1, …, <paramref name="stop"/> − 1 as int64, with the bound held through the native call
+    /// (<c>arange(n)</c> would convert n to a temporary Scalar).</summary>
+    public static torch.Tensor Arange(long stop, torch.Device? device = null)
+    {
+        using var end = stop.ToScalar();
+        return torch.arange(end, device: device);
+    }
+
+    /// <summary><paramref name="start"/>, …, <paramref name="stop"/> − 1 as int64, bounds held likewise.</summary>
+    public static torch.Tensor Arange(long start, long stop, torch.Device? device = null)
+    {
+        using var first = start.ToScalar();
+        using var end = stop.ToScalar();
+        return torch.arange(first, end, device: device);
+    }
 }

@@ -82,7 +82,7 @@ internal sealed class SelectedLogProbs : autograd.SingleTensorFunction<SelectedL
             using var inverse = (1 / temperature).ToScalar();
             dLogits = dLogits.scatter_add(1, targets.narrow(0, start, rows).unsqueeze(1), g).mul(inverse);
             gradHidden.narrow(0, start, rows).copy_(dLogits.matmul(weight.to_type(acc)));
-            gradWeight.add_(dLogits.t().matmul(h.to_type(acc)));
+            gradWeight.add_(dLogits.t().matmul(h.to_type(acc)), Scalars.One);
         }
         return new List<Tensor> { gradHidden, gradWeight.to_type(weight.dtype), null!, null!, null! };
     }

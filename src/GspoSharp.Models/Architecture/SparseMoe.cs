@@ -73,7 +73,7 @@ public sealed class SparseMoe : nn.Module
             if (counts[e] == 0) continue;
             var rows = tokenOf.narrow(0, start, counts[e]);
             var y = experts[e].forward(tokens.index_select(0, rows)) * weightOf.narrow(0, start, counts[e]);
-            output = output.index_add(0, rows, y, 1);
+            output = output.index_add(0, rows, y, Scalars.OneInt);
             start += counts[e];
         }
         return output;
@@ -87,7 +87,7 @@ public sealed class SparseMoe : nn.Module
         var dense = zeros(new[] { tokens.shape[0], (long)experts.Count }, weights.dtype, tokens.device).scatter_add(1, ids, weights);
         var output = zeros_like(tokens);
         for (int e = 0; e < experts.Count; e++)
-            output = output + experts[e].forward(tokens) * dense.narrow(1, e, 1);
+            output = output.add(experts[e].forward(tokens) * dense.narrow(1, e, 1), Scalars.One);
         return output;
     }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using GspoSharp.Models.Json;
 
 namespace GspoSharp.Models.Checkpoints;
 
@@ -20,7 +21,7 @@ internal static class HfCheckpointIndex
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(File.ReadAllBytes(indexPath));
+            document = StrictJson.Document(File.ReadAllBytes(indexPath), allowDuplicateNames: true);   // named below
         }
         catch (JsonException ex)
         {
@@ -34,6 +35,8 @@ internal static class HfCheckpointIndex
                 throw Bad(indexPath, $"the index must be a JSON object; it is a JSON {root.ValueKind}.");
             if (!root.TryGetProperty("weight_map", out var map))
                 throw Bad(indexPath, "the index has no 'weight_map' field.");
+            if (root.EnumerateObject().Count(p => p.NameEquals("weight_map")) > 1)
+                throw Bad(indexPath, "field 'weight_map' appears twice; which one holds the tensors is ambiguous.");
             if (map.ValueKind != JsonValueKind.Object)
                 throw Bad(indexPath, $"field 'weight_map' must be an object of tensor name → shard file; it is a JSON {map.ValueKind}.");
 

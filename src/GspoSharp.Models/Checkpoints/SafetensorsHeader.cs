@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text.Json;
 using Microsoft.Win32.SafeHandles;
+using GspoSharp.Models.Json;
 
 namespace GspoSharp.Models.Checkpoints;
 
@@ -59,8 +60,8 @@ internal sealed class SafetensorsHeader
         JsonDocument document;
         try
         {
-            // Parsing bytes also rejects invalid UTF-8.
-            document = JsonDocument.Parse(json);
+            // Also refuses invalid UTF-8 and unpaired surrogate escapes; a tensor named twice is found below.
+            document = StrictJson.Document(json, allowDuplicateNames: true);
         }
         catch (JsonException ex)
         {

@@ -1,3 +1,5 @@
+using GspoSharp.Models.TestHooks;
+
 namespace GspoSharp.Models.Checkpoints;
 
 /// <summary>
@@ -19,6 +21,7 @@ internal sealed class StagedFiles : IDisposable
         pending.Add(destination, temporary);   // before creating it, so that Dispose removes a partial file
         using var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 1 << 20);
         write(stream);
+        CrashPoints.Hit(CrashPoints.FileWrite, destination);   // test only: leaves a partial temporary
         // On disk before the rename, so that a crash cannot publish a name over missing data.
         stream.Flush(flushToDisk: true);
     }
@@ -26,6 +29,7 @@ internal sealed class StagedFiles : IDisposable
     /// <summary>Renames a staged file to its destination, replacing any file there.</summary>
     public void Publish(string destination)
     {
+        CrashPoints.Hit(CrashPoints.FileRename, destination);   // test only
         File.Move(pending[destination], destination, overwrite: true);
         pending.Remove(destination);
     }

@@ -99,6 +99,7 @@ public sealed class HfTokenizer
     /// The ids of <paramref name="text"/>, with no special tokens added; special tokens written in
     /// the text are recognised as single ids. Unpaired UTF-16 surrogates are encoded as U+FFFD.
     /// </summary>
+    /// <exception cref="ModelFormatException">A Split pattern of tokenizer.json backtracks catastrophically on this text.</exception>
     public int[] Encode(string text)
     {
         ArgumentNullException.ThrowIfNull(text);

@@ -23,16 +23,25 @@ internal sealed class IsolatingRegex
     /// <summary>The GPT-2 pattern a ByteLevel pre-tokenizer applies when its use_regex is true.</summary>
     public const string Gpt2Pattern = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
 
+    /// <summary>
+    /// How long one match may take. The patterns need lookaheads, so .NET's backtracking engine
+    /// runs them, and a pattern from a file with nested quantifiers (<c>(a+)+$</c>) can take
+    /// exponential time; the real patterns take microseconds.
+    /// </summary>
+    public static readonly TimeSpan DefaultMatchTimeout = TimeSpan.FromSeconds(5);
+
     static readonly char[] StandIns = BuildStandIns();
 
     readonly Regex _regex;
+    readonly string _where;
 
     /// <summary>Compiles <paramref name="pattern"/>; <paramref name="where"/> names the file and field for errors.</summary>
-    public IsolatingRegex(string pattern, string where)
+    public IsolatingRegex(string pattern, string where, TimeSpan? matchTimeout = null)
     {
+        _where = where;
         try
         {
-            _regex = new Regex(pattern, RegexOptions.CultureInvariant | RegexOptions.Compiled);
+            _regex = new Regex(pattern, RegexOptions.CultureInvariant | RegexOptions.Compiled, matchTimeout ?? DefaultMatchTimeout);
         }
         catch (ArgumentException e)
         {
@@ -41,7 +50,21 @@ internal sealed class IsolatingRegex
     }
 
     /// <summary>Appends the pieces of <paramref name="text"/> to <paramref name="pieces"/>.</summary>
+    /// <exception cref="ModelFormatException">One match took longer than the match timeout: the pattern backtracks catastrophically.</exception>
     public void Split(string text, List<string> pieces)
+    {
+        try
+        {
+            SplitUnchecked(text, pieces);
+        }
+        catch (RegexMatchTimeoutException e)
+        {
+            throw new ModelFormatException($"{_where}: matching the pattern on a {text.Length}-character text took longer than " +
+                                           $"{e.MatchTimeout.TotalSeconds:0.###} s; it backtracks catastrophically (nested quantifiers such as (a+)+).", e);
+        }
+    }
+
+    void SplitUnchecked(string text, List<string> pieces)
     {
         if (text.Length == 0) return;
         string subject = WithStandIns(text, out int[]? original);

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using GspoSharp.Models.Json;
 
 namespace GspoSharp.Models.Tokenization;
 
@@ -17,8 +18,7 @@ internal sealed class JsonFile(string path)
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: file not found.", path);
         try
         {
-            using var stream = File.OpenRead(path);
-            return JsonDocument.Parse(stream, new JsonDocumentOptions { MaxDepth = 256 });
+            return StrictJson.Document(File.ReadAllBytes(path), maxDepth: 256);
         }
         catch (JsonException e)
         {
@@ -45,7 +45,8 @@ internal sealed class JsonFile(string path)
     /// <summary>A boolean field; <paramref name="defaultValue"/> when it is missing or null.</summary>
     public bool Bool(JsonElement element, string name, string field, bool defaultValue)
     {
-        if (!element.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null) return defaultValue;
+        if (element.ValueKind != JsonValueKind.Object || !element.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+            return defaultValue;
         return value.ValueKind switch
         {
             JsonValueKind.True => true,
@@ -56,7 +57,7 @@ internal sealed class JsonFile(string path)
 
     /// <summary>The items of an array field, which must be present.</summary>
     public IEnumerable<JsonElement> Array(JsonElement element, string name, string field) =>
-        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Array
+        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Array
             ? value.EnumerateArray()
             : throw Error(field == "(root)" ? name : $"{field}.{name}", "expected an array.");
 }

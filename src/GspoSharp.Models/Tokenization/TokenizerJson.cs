@@ -129,9 +129,16 @@ internal static class TokenizerJson
         if (!model.TryGetProperty("vocab", out var vocabElement) || vocabElement.ValueKind != JsonValueKind.Object)
             throw file.Error($"{field}.vocab", "expected an object of token → id.");
         var vocab = new Dictionary<string, int>();
+        var tokenOf = new Dictionary<int, string>();
         foreach (var entry in vocabElement.EnumerateObject())
-            vocab[entry.Name] = entry.Value.ValueKind == JsonValueKind.Number && entry.Value.TryGetInt32(out int id) && id >= 0
-                ? id : throw file.Error($"{field}.vocab[\"{entry.Name}\"]", "expected an id ≥ 0.");
+        {
+            int id = entry.Value.ValueKind == JsonValueKind.Number && entry.Value.TryGetInt32(out int v) && v >= 0
+                ? v : throw file.Error($"{field}.vocab[\"{entry.Name}\"]", "expected an id ≥ 0.");
+            // Decoding maps an id back to one token: two tokens with one id make that ambiguous.
+            if (!tokenOf.TryAdd(id, entry.Name))
+                throw file.Error($"{field}.vocab[\"{entry.Name}\"]", $"id {id} is also the id of \"{tokenOf[id]}\".");
+            vocab[entry.Name] = id;
+        }
 
         var merges = new List<string>();
         int index = 0;
@@ -217,9 +224,12 @@ internal static class TokenizerJson
                 foreach (var piece in file.Array(element, "single", field))
                 {
                     string where = $"{field}.single[{j++}]";
+                    if (piece.ValueKind != JsonValueKind.Object)
+                        throw file.Error(where, "expected an object with a \"Sequence\" or a \"SpecialToken\".");
                     if (piece.TryGetProperty("Sequence", out _)) { afterSequence = true; continue; }
                     string name = piece.TryGetProperty("SpecialToken", out var special) ? file.String(special, "id", where) ?? "" : "";
-                    if (!specials.TryGetProperty(name, out var entry) || !entry.TryGetProperty("ids", out var ids) || ids.ValueKind != JsonValueKind.Array)
+                    if (!specials.TryGetProperty(name, out var entry) || entry.ValueKind != JsonValueKind.Object ||
+                        !entry.TryGetProperty("ids", out var ids) || ids.ValueKind != JsonValueKind.Array)
                         throw file.Error(where, $"special token '{name}' has no ids in {field}.special_tokens.");
                     (afterSequence ? suffix : prefix).AddRange(ids.EnumerateArray().Select(x =>
                         x.ValueKind == JsonValueKind.Number && x.TryGetInt32(out int id) ? id : throw file.Error(where, $"special token '{name}' has an id that is not a number.")));

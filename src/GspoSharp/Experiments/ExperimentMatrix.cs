@@ -35,40 +35,48 @@ public sealed record ExperimentMatrix(string Name, IReadOnlyList<long> Seeds, do
     public static ExperimentMatrix Load(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: file not found.");
-        var stream = new YamlStream();
-        try
-        {
-            stream.Load(new StringReader(File.ReadAllText(path)));
-        }
-        catch (YamlException e)
-        {
-            throw new ArgumentException($"{path}:{e.Start.Line}: {e.Message}");
-        }
+        var stream = YamlFile.Load(File.ReadAllText(path), path);
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
             throw new ArgumentException($"{path}: expected a mapping with name, seeds, base, models and arms.");
         var known = new[] { "name", "seeds", "target_accuracy", "base", "models", "arms" };
-        foreach (var key in root.Children.Keys.Cast<YamlScalarNode>())
-            if (!known.Contains(key.Value))
-                throw new ArgumentException($"{path}:{key.Start.Line}: unknown key '{key.Value}'; a matrix has {string.Join(", ", known)}.");
+        foreach (var key in root.Children.Keys)
+            if (!known.Contains(Text(key, path, "a key")))
+                throw new ArgumentException($"{path}:{key.Start.Line}: unknown key '{Text(key, path, "a key")}'; a matrix has {string.Join(", ", known)}.");
 
         string name = Scalar(root, "name", path) ?? Path.GetFileNameWithoutExtension(path);
-        var seeds = (Node(root, "seeds", path) as YamlSequenceNode)?.Children
-            .Select(s => long.Parse(((YamlScalarNode)s).Value!, CultureInfo.InvariantCulture)).ToList()
-            ?? throw new ArgumentException($"{path}: seeds must be a list, e.g. [1, 2, 3].");
-        double? target = Scalar(root, "target_accuracy", path) is { } t ? double.Parse(t, CultureInfo.InvariantCulture) : null;
+        var seedList = Node(root, "seeds", path) as YamlSequenceNode ?? throw new ArgumentException($"{path}: seeds must be a list, e.g. [1, 2, 3].");
+        var seeds = seedList.Children.Select((s, i) =>
+            s is YamlScalarNode { Value: { } text } && long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out long seed)
+                ? seed
+                : throw new ArgumentException($"{path}:{s.Start.Line}: seeds[{i}] is not an integer.")).ToList();
+        if (seeds.Count == 0) throw new ArgumentException($"{path}:{seedList.Start.Line}: seeds is empty.");
+        if (seeds.Distinct().Count() < seeds.Count) throw new ArgumentException($"{path}:{seedList.Start.Line}: a seed appears twice in seeds.");
+        double? target = Scalar(root, "target_accuracy", path) is { } t
+            ? double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out double accuracy) && accuracy is >= 0 and <= 1
+                ? accuracy
+                : throw new ArgumentException($"{path}:{Node(root, "target_accuracy", path)!.Start.Line}: target_accuracy '{t}' is not a number in [0, 1].")
+            : null;
         var baseConfig = ConfigFile.Apply(new TrainConfig(), Mapping(root, "base", path), $"{path} (base)");
-        var models = Mapping(root, "models", path).Children.ToDictionary(
-            m => ((YamlScalarNode)m.Key).Value!,
-            m => ConfigFile.Apply(baseConfig, (YamlMappingNode)m.Value, $"{path} (model {((YamlScalarNode)m.Key).Value})"));
+        var models = new Dictionary<string, TrainConfig>(StringComparer.Ordinal);
+        foreach (var (key, value) in Mapping(root, "models", path).Children)
+        {
+            string model = DirectoryName(key, path, "a model");
+            models[model] = ConfigFile.Apply(baseConfig, Options(value, path, $"model {model}"), $"{path} (model {model})");
+        }
         if (models.Count == 0) throw new ArgumentException($"{path}: models is empty.");
 
         var runs = new List<PlannedRun>();
         foreach (var (armKey, armValue) in Mapping(root, "arms", path).Children)
         {
-            string arm = ((YamlScalarNode)armKey).Value!;
-            var options = new YamlMappingNode(((YamlMappingNode)armValue).Children.Where(c => ((YamlScalarNode)c.Key).Value != "models"));
-            var only = (((YamlMappingNode)armValue).Children.FirstOrDefault(c => ((YamlScalarNode)c.Key).Value == "models").Value as YamlSequenceNode)?
-                .Children.Select(c => ((YamlScalarNode)c).Value!).ToList();
+            string arm = DirectoryName(armKey, path, "an arm");
+            var armOptions = Options(armValue, path, $"arm {arm}");
+            var options = new YamlMappingNode(armOptions.Children.Where(c => Text(c.Key, path, "a key") != "models"));
+            var only = armOptions.Children.FirstOrDefault(c => Text(c.Key, path, "a key") == "models").Value switch
+            {
+                null => null,
+                YamlSequenceNode list => list.Children.Select(c => Text(c, path, $"arm {arm}: an item of models")).ToList(),
+                var other => throw new ArgumentException($"{path}:{other.Start.Line}: arm {arm}: models must be a list of model names."),
+            };
             foreach (var model in only ?? models.Keys.ToList())
             {
                 if (!models.TryGetValue(model, out var modelConfig))
@@ -91,6 +99,23 @@ public sealed record ExperimentMatrix(string Name, IReadOnlyList<long> Seeds, do
         }
         return new ExperimentMatrix(name, seeds, target, baseConfig, models, runs);
     }
+
+    /// <summary>The text of a scalar used as a name; a list or mapping in its place is refused.</summary>
+    static string Text(YamlNode node, string path, string what) => node is YamlScalarNode { Value: { } text }
+        ? text
+        : throw new ArgumentException($"{path}:{node.Start.Line}: {what} must be a plain name, not a {(node is YamlSequenceNode ? "list" : "mapping")}.");
+
+    /// <summary>A model or arm name: it becomes a directory under runs/, so it must be a plain file name.</summary>
+    static string DirectoryName(YamlNode node, string path, string what)
+    {
+        string name = Text(node, path, $"{what} name");
+        return name.Length > 0 && name is not ("." or "..") && name.IndexOfAny([.. Path.GetInvalidFileNameChars(), '/', '\\']) < 0
+            ? name
+            : throw new ArgumentException($"{path}:{node.Start.Line}: {what} is named '{name}'; names become directories, so they must be plain file names.");
+    }
+
+    static YamlMappingNode Options(YamlNode node, string path, string what) => node as YamlMappingNode
+        ?? throw new ArgumentException($"{path}:{node.Start.Line}: {what} must be a mapping of options, e.g. {{ init_arch: qwen3 }}.");
 
     static YamlNode? Node(YamlMappingNode root, string key, string path) =>
         root.Children.TryGetValue(new YamlScalarNode(key), out var node) ? node : null;

@@ -75,6 +75,7 @@ public static class ExperimentRunner
             var (type, size) = TrainingRun.InitModel(config);
             TinyModels.Create(initial, type, size, config.InitSeed);
         }
+        var storageDtype = SaveDtypes.Resolve(config.SaveDtype, initial);
         using var policy = Policy.Load(initial, config.ChatTemplate, config.Device);
         if (config.SftSteps > 0)
         {
@@ -87,7 +88,7 @@ public static class ExperimentRunner
                 Steps = config.SftSteps, BatchSize = config.SftBatchSize, LearningRate = config.SftLearningRate, Seed = config.Seed,
             }, (step, loss, _) => progress.SftStep(step, config.SftSteps, loss));
         }
-        ModelDirectory.Save(policy.Model, directory, companionsFrom: initial, overwrite: true);
+        ModelDirectory.Save(policy.Model, directory, companionsFrom: initial, storageDtype: storageDtype, overwrite: true);
         if (config.Model is null) Directory.Delete(initial, recursive: true);
         return directory;
     }

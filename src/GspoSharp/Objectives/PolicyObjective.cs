@@ -61,7 +61,7 @@ public static class PolicyObjective
             if (level == ImportanceSamplingLevel.Sequence)
                 ratio = logS.clamp(negativeBound, bound).exp().unsqueeze(1);
             else   // value s_i, gradient through the token's own log-prob only
-                ratio = (logS.detach().clamp(negativeBound, bound).unsqueeze(1) + logProbs - logProbs.detach()).exp();
+                ratio = logS.detach().clamp(negativeBound, bound).unsqueeze(1).add(logProbs, Scalars.One).sub(logProbs.detach()).exp();
         }
 
         var advantages = batch.Advantages.detach().to_type(dtype);
@@ -84,11 +84,11 @@ public static class PolicyObjective
         if (batch.RefLogProbs is { } refLogProbs)
         {
             var d = refLogProbs.detach().masked_fill(padding, Scalars.Zero) - logProbs;
-            clampHits = clampHits + d.abs().gt(bound).sum();
+            clampHits = clampHits.add(d.abs().gt(bound).sum(), Scalars.OneInt);
             d = d.clamp(negativeBound, bound);
             k3 = (d.exp() - d).sub(Scalars.One);
             using var beta = options.Beta.ToScalar();
-            if (options.Beta > 0) perToken = perToken + k3.mul(beta);
+            if (options.Beta > 0) perToken = perToken.add(k3.mul(beta), Scalars.One);
         }
         perToken = perToken.masked_fill(padding, Scalars.Zero);
 

@@ -1,9 +1,8 @@
-using System.Globalization;
 using System.Text.RegularExpressions;
 
 namespace GspoSharp.Rewards;
 
-/// <summary>Extracts final answers from model output: the last \boxed{…}, else the last number.</summary>
+/// <summary>Extracts final answers from model output: the last \boxed{…}, else a GSM8K <c>#### 72</c>, else the last number.</summary>
 public static partial class AnswerExtraction
 {
     [GeneratedRegex(@"-?\d[\d,]*(?:\.\d+)?")]
@@ -30,17 +29,25 @@ public static partial class AnswerExtraction
         return matches.Count == 0 ? null : matches[^1].Value.Replace(",", "");
     }
 
-    /// <summary>The final answer: the last \boxed{…} when present, else the last number.</summary>
-    public static string? FinalAnswer(string text) => LastBoxed(text) ?? LastNumber(text);
-
-    /// <summary>True when two answers are equal as numbers (1.50 = 1.5) or, failing that, as trimmed strings.</summary>
-    public static bool Equivalent(string? answer, string expected)
+    /// <summary>The text after the last GSM8K marker <c>#### </c> to the end of its line, or null.</summary>
+    public static string? AfterHashes(string text)
     {
-        if (answer is null) return false;
-        string a = answer.Replace(",", "").Trim(), e = expected.Replace(",", "").Trim();
-        if (decimal.TryParse(a, NumberStyles.Float, CultureInfo.InvariantCulture, out var x) &&
-            decimal.TryParse(e, NumberStyles.Float, CultureInfo.InvariantCulture, out var y))
-            return x == y;
-        return string.Equals(a, e, StringComparison.Ordinal);
+        int start = text.LastIndexOf("####", StringComparison.Ordinal);
+        if (start < 0) return null;
+        int end = text.IndexOf('\n', start);
+        string answer = text[(start + 4)..(end < 0 ? text.Length : end)].Trim();
+        return answer.Length == 0 ? null : answer;
     }
+
+    /// <summary>The final answer: the last \boxed{…} when present, else what follows the last <c>####</c>, else the last number.</summary>
+    public static string? FinalAnswer(string text) => LastBoxed(text) ?? AfterHashes(text) ?? LastNumber(text);
+
+    /// <summary>
+    /// The reference answer of a dataset row: the row's text itself (<c>72</c>, <c>\frac{1}{2}</c>), or,
+    /// when it is a worked solution, its last \boxed{…} (MATH) or what follows <c>####</c> (GSM8K).
+    /// </summary>
+    public static string ExpectedAnswer(string reference) => LastBoxed(reference) ?? AfterHashes(reference) ?? reference;
+
+    /// <summary>True when two answers are mathematically equivalent (<see cref="AnswerEquivalence.Equivalent"/>).</summary>
+    public static bool Equivalent(string? answer, string expected) => AnswerEquivalence.Equivalent(answer, expected);
 }

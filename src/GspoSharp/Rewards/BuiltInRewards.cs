@@ -3,9 +3,11 @@ using System.Text.Json.Nodes;
 namespace GspoSharp.Rewards;
 
 /// <summary>
-/// 1 when the completion's final answer (last \boxed{…}, else last number) equals the row's
-/// <c>answer</c> field (numerically when both are numbers), else 0. The math verifier of the
-/// GSM8K-style recipes.
+/// 1 when the completion's final answer (last \boxed{…}, else a GSM8K <c>#### …</c>, else the last
+/// number) is mathematically equivalent to the row's <c>answer</c> field (<see cref="AnswerEquivalence"/>:
+/// LaTeX-aware, units and currency ignored, fractions, roots, sets, tuples, equations), else 0.
+/// The reference may be a bare answer or a worked solution ending in \boxed{…} or <c>#### …</c>.
+/// The math verifier of the GSM8K and MATH-style recipes.
 /// </summary>
 public sealed class AccuracyReward(string answerField = "answer") : IRewardFunction
 {
@@ -24,7 +26,8 @@ public sealed class AccuracyReward(string answerField = "answer") : IRewardFunct
             JsonValue v => v.ToJsonString(),
             _ => throw new InvalidOperationException($"the dataset row has no \"{answerField}\" field."),
         };
-        return new RewardScore(AnswerExtraction.Equivalent(AnswerExtraction.FinalAnswer(input.Completion), expected) ? 1 : 0);
+        var answer = AnswerExtraction.FinalAnswer(input.Completion);
+        return new RewardScore(AnswerEquivalence.Equivalent(answer, AnswerExtraction.ExpectedAnswer(expected)) ? 1 : 0);
     }
 }
 

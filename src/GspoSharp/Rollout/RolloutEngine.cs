@@ -40,7 +40,7 @@ public sealed class RolloutEngine(CausalLm model, Func<IReadOnlyList<long>, stri
         var prefillRouting = routing is null ? null : RoutingContext.Recording(model.Config.NumHiddenLayers);
         var hidden = model.Forward(ids, mask, cache, prefillRouting);
         var logits = model.Logits(hidden.narrow(1, width - 1, 1).squeeze(1));
-        var shared = arange(prompts.Count, device: model.Device).repeat_interleave(n);
+        var shared = Scalars.Arange(prompts.Count, model.Device).repeat_interleave(n);
         cache.SelectRows(shared);                                  // n samples share each prompt's prefill
         logits = logits.index_select(0, shared).DetachFromDisposeScope();
         if (prefillRouting is not null) routing!.AddPrompts(prefillRouting.Record!);

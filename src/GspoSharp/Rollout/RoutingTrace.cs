@@ -37,7 +37,7 @@ internal sealed class RoutingTrace : IDisposable
         for (int layer = 0; layer < ids.Length; layer++)
         {
             if (ids[layer] is null) continue;
-            var rows = arange(prefill.ExpertIds[layer]!.shape[0]).repeat_interleave(samplesPerPrompt);
+            var rows = Scalars.Arange(prefill.ExpertIds[layer]!.shape[0]).repeat_interleave(samplesPerPrompt);
             ids[layer]!.narrow(1, 0, width).copy_(prefill.ExpertIds[layer]!.cpu().index_select(0, rows));
             weights[layer]!.narrow(1, 0, width).copy_(prefill.Weights[layer]!.cpu().to_type(ScalarType.Float32).index_select(0, rows));
         }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using GspoSharp.Models.Json;
 
 namespace GspoSharp.Tasks;
 
@@ -25,7 +26,7 @@ public static class JsonLinesFile
             JsonNode? node;
             try
             {
-                node = JsonNode.Parse(text);
+                node = StrictJson.Node(text);
             }
             catch (JsonException e)
             {

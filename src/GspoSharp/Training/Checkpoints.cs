@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Text.Json;
 using GspoSharp.Models;
 using GspoSharp.Models.Adapters;
+using static TorchSharp.torch;
+using GspoSharp.Models.TestHooks;
 
 namespace GspoSharp.Training;
 
@@ -21,11 +23,13 @@ public sealed record TrainerState(int Step, int OptimizerSteps, long Seed, long 
 
 /// <summary>
 /// The checkpoints of a run, in <c>RUN/checkpoints/checkpoint-NNNNNN/</c>: the policy in Hugging Face
-/// format (<c>model/</c>), the optimizer state (<c>optimizer.bin</c>), <c>trainer_state.json</c> and the
-/// resolved <c>config.yaml</c>. A checkpoint is written into a hidden staging directory and renamed
-/// into place, so a checkpoint directory is always complete: a writer killed part-way leaves only a
-/// staging directory, which is ignored (and removed by the next save). Only the newest
-/// <c>save_total_limit</c> checkpoints are kept.
+/// format (<c>model/</c>, in the run's save dtype), its float32 weights when that dtype is narrower
+/// (<c>master_weights.safetensors</c>), the optimizer state (<c>optimizer.bin</c>),
+/// <c>trainer_state.json</c> and the resolved <c>config.yaml</c>. A checkpoint is written into a
+/// hidden staging directory and renamed into place, so a checkpoint directory is always complete: a
+/// writer killed part-way leaves only a staging directory, which is ignored (and removed by the next
+/// save or resume). Only the newest <c>save_total_limit</c> checkpoints are kept; older ones are
+/// renamed aside before they are deleted.
 /// </summary>
 public sealed class Checkpoints(string runDirectory)
 {
@@ -50,32 +54,39 @@ public sealed class Checkpoints(string runDirectory)
     public (int Step, string Path)? Latest => List() is { Count: > 0 } all ? all[^1] : null;
 
     /// <summary>Saves a checkpoint of <paramref name="trainer"/> and <paramref name="policy"/> at <paramref name="state"/>.Step,
+    /// with the model stored as <paramref name="storageDtype"/> (in a LoRA run, only the adapter, in PEFT format),
     /// then removes all but the newest <paramref name="keep"/>.</summary>
     public string Save(GspoTrainer trainer, Policy policy, TrainerState state, TrainConfig config, string companionsFrom, int keep,
-        LoraSettings? lora = null)
+        ScalarType storageDtype, LoraSettings? lora = null)
     {
         System.IO.Directory.CreateDirectory(Directory);
-        foreach (var stale in System.IO.Directory.GetDirectories(Directory, ".*")) System.IO.Directory.Delete(stale, recursive: true);
+        RemoveStaging();
         string name = $"{Prefix}{state.Step:D6}";
         string target = System.IO.Path.Combine(Directory, name);
         string staging = System.IO.Path.Combine(Directory, $".{name}.partial-{Guid.NewGuid():N}");
         try
         {
             System.IO.Directory.CreateDirectory(staging);
-            if (lora is null) ModelDirectory.Save(policy.Model, System.IO.Path.Combine(staging, "model"), companionsFrom);
-            else SaveAdapter(policy, lora, System.IO.Path.Combine(staging, AdapterDirectory), companionsFrom);
+            if (lora is not null) SaveAdapter(policy, lora, System.IO.Path.Combine(staging, AdapterDirectory), companionsFrom);
+            else
+            {
+                ModelDirectory.Save(policy.Model, System.IO.Path.Combine(staging, "model"), companionsFrom, storageDtype);
+                if (storageDtype != ScalarType.Float32) MasterWeights.Save(policy.Model, System.IO.Path.Combine(staging, MasterWeights.FileName));
+            }
+            CrashPoints.Hit(CrashPoints.CheckpointWrite, target);   // test only
             trainer.SaveOptimizer(System.IO.Path.Combine(staging, "optimizer.bin"));
             File.WriteAllText(System.IO.Path.Combine(staging, "config.yaml"), ConfigFile.ToYaml(config));
             File.WriteAllText(System.IO.Path.Combine(staging, "trainer_state.json"), JsonSerializer.Serialize(state, JsonOptions) + "\n");
             BeforePublish?.Invoke(staging);
-            if (System.IO.Directory.Exists(target)) System.IO.Directory.Delete(target, recursive: true);
+            CrashPoints.Hit(CrashPoints.CheckpointRename, target);   // test only
+            if (System.IO.Directory.Exists(target)) Retire(target);
             System.IO.Directory.Move(staging, target);
         }
         finally
         {
             if (System.IO.Directory.Exists(staging)) System.IO.Directory.Delete(staging, recursive: true);
         }
-        foreach (var (_, path) in List().SkipLast(Math.Max(1, keep))) System.IO.Directory.Delete(path, recursive: true);
+        foreach (var (_, path) in List().SkipLast(Math.Max(1, keep))) Retire(path);
         return target;
     }
 
@@ -88,6 +99,52 @@ public sealed class Checkpoints(string runDirectory)
         foreach (var file in ModelDirectory.CompanionFiles.Where(f => f != ModelDirectory.GenerationConfigFileName))
             if (File.Exists(System.IO.Path.Combine(baseModel, file)))
                 File.Copy(System.IO.Path.Combine(baseModel, file), System.IO.Path.Combine(directory, file));
+    }
+
+    /// <summary>
+    /// The policy of <paramref name="checkpoint"/> as training left it: <c>model/</c> (tokenizer, config and
+    /// weights), with the float32 master weights loaded over the weights when <c>model/</c> is stored narrower.
+    /// </summary>
+    /// <exception cref="ModelFormatException">model/ is stored narrower than float32 and the master weights
+    /// are missing or do not fit: resuming from the rounded weights would not continue the run exactly.</exception>
+    public static Policy LoadPolicy(string checkpoint, bool chatTemplate, string device)
+    {
+        string model = System.IO.Path.Combine(checkpoint, "model"), master = System.IO.Path.Combine(checkpoint, MasterWeights.FileName);
+        var stored = ModelDirectory.StorageDtype(model);
+        var policy = Policy.Load(model, chatTemplate, device);
+        try
+        {
+            if (File.Exists(master)) MasterWeights.Restore(policy.Model, master);
+            else if (stored != ScalarType.Float32)
+                throw new ModelFormatException($"{checkpoint}: model/ is stored in {ModelDirectory.DtypeName(stored)} and {MasterWeights.FileName} is missing; " +
+                                               "resuming from rounded weights would not continue the run exactly.");
+            return policy;
+        }
+        catch
+        {
+            policy.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Removes a checkpoint by renaming it to a hidden name first and deleting it after: a process
+    /// killed during the deletion leaves a hidden directory (removed by the next save or resume),
+    /// never a <c>checkpoint-*</c> directory with part of its files gone.
+    /// </summary>
+    void Retire(string path)
+    {
+        string aside = System.IO.Path.Combine(Directory, $".{System.IO.Path.GetFileName(path)}.retired-{Guid.NewGuid():N}");
+        System.IO.Directory.Move(path, aside);
+        CrashPoints.Hit(CrashPoints.CheckpointRetire, path);   // test only
+        System.IO.Directory.Delete(aside, recursive: true);
+    }
+
+    /// <summary>Removes the hidden directories a killed writer leaves: staging of unfinished checkpoints, retired ones not yet deleted.</summary>
+    internal void RemoveStaging()
+    {
+        if (!System.IO.Directory.Exists(Directory)) return;
+        foreach (var stale in System.IO.Directory.GetDirectories(Directory, ".*")) System.IO.Directory.Delete(stale, recursive: true);
     }
 
     /// <summary>Reads a checkpoint's trainer_state.json.</summary>

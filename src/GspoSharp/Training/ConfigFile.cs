@@ -50,15 +50,7 @@ public static class ConfigFile
     /// in errors, with line numbers when <paramref name="lineNumbers"/> (a file).</summary>
     public static TrainConfig Apply(TrainConfig config, string text, string source, bool lineNumbers = true)
     {
-        var stream = new YamlStream();
-        try
-        {
-            stream.Load(new StringReader(text));
-        }
-        catch (YamlException e)
-        {
-            throw new ArgumentException(lineNumbers ? $"{source}:{e.Start.Line}: {e.Message}" : $"{source}: {e.Message}");
-        }
+        var stream = YamlFile.Load(text, source, lineNumbers);
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is YamlScalarNode { Value: null or "" }) return config;
         if (stream.Documents[0].RootNode is not YamlMappingNode root)
             throw new ArgumentException($"{source}: expected key: value lines.");
@@ -71,8 +63,10 @@ public static class ConfigFile
         var copy = config with { };
         foreach (var (keyNode, valueNode) in root.Children)
         {
-            string key = ((YamlScalarNode)keyNode).Value ?? "";
             string where = lineNumbers ? $"{source}:{keyNode.Start.Line}" : source;
+            string key = keyNode is YamlScalarNode { Value: { } name }
+                ? name
+                : throw new ArgumentException($"{where}: a key must be a plain name, not a {(keyNode is YamlSequenceNode ? "list" : "mapping")}.");
             if (!Properties.TryGetValue(key, out var property))
                 throw new ArgumentException($"{where}: unknown key '{key}'{Suggestion(key)}.");
             property.SetValue(copy, Convert(valueNode, property.PropertyType, NullableKeys.Contains(key), $"{where}: {key}"));
@@ -106,6 +100,7 @@ public static class ConfigFile
             if (type == typeof(ImportanceSamplingLevel)) return PolicyObjectiveOptions.Names.ParseLevel(text);
             if (type == typeof(LossType)) return PolicyObjectiveOptions.Names.ParseLossType(text);
             if (type == typeof(ScaleRewards)) return PolicyObjectiveOptions.Names.ParseScaleRewards(text);
+            if (type == typeof(SaveDtype)) return SaveDtypes.Parse(text);
             if (type == typeof(LearningRateSchedule))
                 return Enum.GetValues<LearningRateSchedule>().FirstOrDefault(v => SnakeCase(v.ToString()) == text, (LearningRateSchedule)(-1)) is var s && (int)s >= 0
                     ? s : throw new ArgumentException("must be constant, cosine or linear");
@@ -125,6 +120,8 @@ public static class ConfigFile
 
     static string Suggestion(string key)
     {
+        // The distance table is key length × name length: no suggestion for a key far longer than any name.
+        if (key.Length > 64) return "";
         var best = Properties.Keys.OrderBy(k => Distance(k, key)).First();
         return Distance(best, key) <= Math.Max(2, key.Length / 3) ? $" (did you mean '{best}'?)" : "";
     }
@@ -180,6 +177,7 @@ public static class ConfigFile
         ImportanceSamplingLevel l => PolicyObjectiveOptions.Names.Of(l),
         LossType l => PolicyObjectiveOptions.Names.Of(l),
         ScaleRewards s => PolicyObjectiveOptions.Names.Of(s),
+        SaveDtype d => SaveDtypes.Name(d),
         Enum e => SnakeCase(e.ToString()),
         IEnumerable<string> list => "[" + string.Join(", ", list.Select(Format)) + "]",
         IEnumerable<double> list => "[" + string.Join(", ", list.Select(d => Format(d))) + "]",

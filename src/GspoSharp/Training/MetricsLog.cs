@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using GspoSharp.Models.TestHooks;
 
 namespace GspoSharp.Training;
 
@@ -18,7 +19,14 @@ public sealed class MetricsLog(string path) : IDisposable
             line.Append('"').Append(key).Append("\": ")
                 .Append(double.IsFinite(value) ? value.ToString("R", CultureInfo.InvariantCulture) : "null");
         }
-        writer.WriteLine(line.Append('}'));
+        line.Append('}');
+        if (CrashPoints.Enabled && CrashPoints.Reached(CrashPoints.MetricsAppend, path))
+        {
+            // Test only: the process dies half-way through the line, as a crash or a full disk leaves it.
+            writer.Write(line.ToString(0, line.Length / 2));
+            CrashPoints.Kill();
+        }
+        writer.WriteLine(line);
     }
 
     /// <inheritdoc />

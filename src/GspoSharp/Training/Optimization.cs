@@ -106,9 +106,53 @@ public sealed class Optimization : IDisposable
         double norm = nn.utils.clip_grad_norm_(parameters, maxNorm > 0 ? maxNorm : double.PositiveInfinity);
         if (!double.IsFinite(norm)) return norm;
         SetLearningRate(RateAt(Steps));
-        optimizer.step();
+        AdamWStep();
         Steps++;
         return norm;
+    }
+
+    /// <summary>
+    /// TorchSharp's <c>AdamW.step</c>, operation for operation (so the numbers are bit-identical,
+    /// tested), on its own state and options, but with every Scalar operand held until its native
+    /// call has returned. TorchSharp's version converts each double to a temporary Scalar that a
+    /// garbage collection on another thread can free while LibTorch reads it; under GC stress that
+    /// crashed training within a few steps (docs/decisions/0005).
+    /// </summary>
+    void AdamWStep()
+    {
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var state = optimizer.state_dict().State;
+        int index = 0;
+        foreach (var group in optimizer.ParamGroups.Cast<AdamW.ParamGroup>())
+        {
+            var options = group.Options;
+            double beta1 = options.beta1!.Value, beta2 = options.beta2!.Value, decay = options.weight_decay!.Value;
+            double eps = options.eps!.Value, rate = options.LearningRate!.Value;
+            if (options.amsgrad == true || options.maximize == true) throw new NotSupportedException("AdamW here has neither amsgrad nor maximize.");
+            using var shrink = (1.0 - rate * decay).ToScalar();
+            using var b1 = beta1.ToScalar();
+            using var oneMinusB1 = (1.0 - beta1).ToScalar();
+            using var b2 = beta2.ToScalar();
+            using var oneMinusB2 = (1.0 - beta2).ToScalar();
+            using var epsilon = eps.ToScalar();
+            foreach (var parameter in group.Parameters)
+            {
+                var moments = (AdamW.State)state[index++];
+                var grad = parameter.grad;
+                if (grad is null) continue;   // no gradient this step: no update, no step count (an unchosen expert)
+                moments.step++;
+                parameter.mul_(shrink);
+                double correction1 = 1.0 - Math.Pow(beta1, moments.step);
+                double correction2 = 1.0 - Math.Pow(beta2, moments.step);
+                moments.exp_avg.mul_(b1).add_(grad, oneMinusB1);
+                moments.exp_avg_sq.mul_(b2).addcmul_(grad, grad, oneMinusB2);
+                using var root = Math.Sqrt(correction2).ToScalar();
+                var denominator = moments.exp_avg_sq.sqrt().div(root).add_(epsilon, Scalars.One);
+                using var stepSize = (0.0 - rate / correction1).ToScalar();
+                parameter.addcdiv_(moments.exp_avg, denominator, stepSize);
+            }
+        }
     }
 
     void SetLearningRate(double rate)

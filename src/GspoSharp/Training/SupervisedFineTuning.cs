@@ -1,3 +1,4 @@
+using GspoSharp.Models.Architecture;
 using GspoSharp.Tasks;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -47,7 +48,7 @@ public static class SupervisedFineTuning
             using var scope = NewDisposeScope();
             using var batch = SequenceBatch.Build(prompts, demonstrations, policy.Model.Device);
             optimization.ZeroGrad();
-            using var scores = CompletionScorer.Score(policy.Model, batch, arange(batch.Rows, device: policy.Model.Device), temperature: 1.0);
+            using var scores = CompletionScorer.Score(policy.Model, batch, Scalars.Arange(batch.Rows, policy.Model.Device), temperature: 1.0);
             var tokens = batch.CompletionMask.sum();
             var loss = -(scores.LogProbs.sum() / tokens);
             loss.backward();

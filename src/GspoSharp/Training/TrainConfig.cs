@@ -34,7 +34,7 @@ public sealed record TrainConfig
     public string? Dataset { get; init; }
     [Description("Held-out data for accuracy (JSON Lines). With a task, its held-out stream is used.")]
     public string? EvalDataset { get; init; }
-    [Description("Reward functions by name: accuracy (final answer = row's \"answer\"), format (ends with \\boxed{}). TRL: reward_funcs.")]
+    [Description("Reward functions by name: accuracy (final answer equivalent to row's \"answer\" as mathematics: docs/answers.md), format (ends with \\boxed{}). TRL: reward_funcs.")]
     public IReadOnlyList<string> RewardFuncs { get; init; } = new[] { "accuracy", "format" };
     [Description("Weight of each reward function, in reward_funcs order: accuracy 1.0, format 0.1 by default; null: 1.0 each, as TRL. TRL: reward_weights.")]
     public IReadOnlyList<double>? RewardWeights { get; init; } = new[] { 1.0, 0.1 };
@@ -52,9 +52,9 @@ public sealed record TrainConfig
     public int? RolloutBatchPrompts { get; init; }
     [Description("Sampling temperature; log-probs are taken at this temperature. TRL default 1.0.")]
     public double Temperature { get; init; } = 1.0;
-    [Description("Nucleus sampling mass. TRL default 1.0 (off).")]
+    [Description("Nucleus sampling mass, taken over the top-k survivors renormalised (as transformers and vLLM). TRL default 1.0 (off).")]
     public double TopP { get; init; } = 1.0;
-    [Description("Keep the k most likely tokens; unset: off. TRL: top_k.")]
+    [Description("Keep the k most likely tokens (and any tied with the k-th); unset or 0: off. TRL: top_k.")]
     public int? TopK { get; init; }
 
     // ---- Update ----------------------------------------------------------------------------------
@@ -120,6 +120,8 @@ public sealed record TrainConfig
     public long Seed { get; init; } = 42;
     [Description("Write a checkpoint every n steps (and always at the end); 0 = only at the end. TRL: save_steps (default 500).")]
     public int SaveSteps { get; init; } = 100;
+    [Description("Dtype of the saved models (checkpoints' model/, sft-model/, final-model/): auto (as the base model's weights are stored; a created model: float32) | float32 | bfloat16 | float16, rounded to nearest even. Training stays float32, and checkpoints keep the float32 weights for resuming.")]
+    public SaveDtype SaveDtype { get; init; } = SaveDtype.Auto;
     [Description("Keep the newest n checkpoints. TRL: save_total_limit (default: keep all; 2 here so long runs do not fill the disk).")]
     public int SaveTotalLimit { get; init; } = 2;
     [Description("Stop the run when this many steps in a row had all their updates skipped for NaN/∞ loss or gradients.")]
@@ -198,6 +200,7 @@ public sealed record TrainConfig
         Require(EvalPrompts >= 1 && EvalNumSamples >= 1, "eval_prompts", "eval_prompts and eval_num_samples must be ≥ 1.");
         Require(EvalTemperature is null or >= 0, "eval_temperature", $"is {EvalTemperature}; must be ≥ 0.");
         Require(SaveSteps >= 0, "save_steps", $"is {SaveSteps}; must be ≥ 0.");
+        Require(Enum.IsDefined(SaveDtype), "save_dtype", $"is {(int)SaveDtype}; must be {SaveDtypes.Names}.");
         Require(SaveTotalLimit >= 1, "save_total_limit", $"is {SaveTotalLimit}; must be ≥ 1.");
         Require(MaxConsecutiveBadSteps >= 1, "max_consecutive_bad_steps", $"is {MaxConsecutiveBadSteps}; must be ≥ 1.");
         Require(!(UseSamplerLogprobs && RoutingReplay), "routing_replay",

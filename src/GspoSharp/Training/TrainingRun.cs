@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using GspoSharp.Models;
 using GspoSharp.Models.Adapters;
 using GspoSharp.Models.Architecture;
@@ -8,6 +9,7 @@ using GspoSharp.Models.Checkpoints;
 using GspoSharp.Reports;
 using GspoSharp.Rewards;
 using GspoSharp.Tasks;
+using static TorchSharp.torch;
 
 namespace GspoSharp.Training;
 
@@ -45,7 +47,7 @@ public sealed record RunSummary(double? AccuracyBefore, double? AccuracyAfter, i
 /// checkpoint, producing the same steps an uninterrupted run would. Everything the run writes is
 /// under the run directory (docs/training.md).
 /// </summary>
-public sealed class TrainingRun
+public sealed partial class TrainingRun
 {
     readonly TrainConfig config;
     readonly string runDirectory;
@@ -55,6 +57,7 @@ public sealed class TrainingRun
     readonly Stopwatch clock = Stopwatch.StartNew();
     double priorSeconds;   // taken by the earlier invocations of a resumed run
     LoraSettings? lora;    // the adapters' settings in a use_peft run
+    ScalarType storageDtype = ScalarType.Float32;   // of the model files written: save_dtype resolved against the base model
 
     /// <summary>Wall-clock seconds of the whole run, over all its invocations.</summary>
     double WallSeconds => priorSeconds + clock.Elapsed.TotalSeconds;
@@ -81,11 +84,18 @@ public sealed class TrainingRun
     public static RunSummary Execute(TrainConfig config, string runDirectory, ITrainingProgress progress, Func<bool>? stopRequested = null)
     {
         foreach (var warning in config.Validate()) progress.Warning(warning);
-        var run = new TrainingRun(config, runDirectory, progress, stopRequested);
-        var (rewards, train, eval) = run.Data();
         foreach (var marker in new[] { "config.yaml", "metrics.jsonl", "summary.json" })
             if (File.Exists(Path.Combine(runDirectory, marker)))
                 throw new IOException($"{runDirectory}: already holds a run ({marker}); choose another --run-dir, or --resume it.");
+        return Start(config, runDirectory, progress, stopRequested);
+    }
+
+    /// <summary>Runs <paramref name="config"/> from the start in <paramref name="runDirectory"/>, (re)writing its config.yaml.</summary>
+    static RunSummary Start(TrainConfig config, string runDirectory, ITrainingProgress progress, Func<bool>? stopRequested)
+    {
+        var run = new TrainingRun(config, runDirectory, progress, stopRequested);
+        var (rewards, train, eval) = run.Data();
+        RemoveTemporaries(runDirectory);   // of an earlier start killed before it wrote config.yaml
         Directory.CreateDirectory(runDirectory);
         AtomicFile.WriteAllText(Path.Combine(runDirectory, "config.yaml"), ConfigFile.ToYaml(config));
 
@@ -96,7 +106,8 @@ public sealed class TrainingRun
             var (type, size) = InitModel(config);
             TinyModels.Create(start, type, size, config.InitSeed);
         }
-        progress.Stage("model", $"loading {start}");
+        run.storageDtype = SaveDtypes.Resolve(config.SaveDtype, start);
+        progress.Stage("model", $"loading {start} (models are saved in {ModelDirectory.DtypeName(run.storageDtype)})");
         using var policy = Policy.Load(start, config.ChatTemplate, config.Device);
         if (config.SftSteps > 0)
         {
@@ -111,7 +122,10 @@ public sealed class TrainingRun
                 return run.Finish(null, null, 0, null, "interrupted", null);
             }
             string sft = Path.Combine(runDirectory, "sft-model");
-            ModelDirectory.Save(policy.Model, sft, companionsFrom: start);
+            ModelDirectory.Save(policy.Model, sft, companionsFrom: start, storageDtype: run.storageDtype);
+            // RL starts from sft-model as saved: the policy, and the reference loaded from that directory, are then
+            // the same weights, whether this process continues or a resumed one starts from the files.
+            MasterWeights.RoundTo(policy.Model, run.storageDtype);
             start = sft;
         }
         if (config.UsePeft)
@@ -140,26 +154,76 @@ public sealed class TrainingRun
             throw new ArgumentException("--resume continues the run as configured; only max_steps may be changed.");
         config.Validate();
         var run = new TrainingRun(config, runDirectory, progress, stopRequested);
+        RemoveTemporaries(runDirectory);
+        run.checkpoints.RemoveStaging();
         if (run.checkpoints.Latest is not { } latest)
         {
             progress.Warning($"{runDirectory}: no complete checkpoint (the run stopped before its first save); starting it again from its config.yaml.");
-            foreach (string file in new[] { "config.yaml", "metrics.jsonl", "summary.json", "report.md" })
+            // config.yaml stays: whenever this process is killed, the directory can still be resumed.
+            foreach (string file in new[] { "metrics.jsonl", "summary.json", "report.md" })
                 File.Delete(Path.Combine(runDirectory, file));
             foreach (string directory in new[] { "checkpoints", "tensorboard", "initial-model", "sft-model", "final-model" })
                 if (Directory.Exists(Path.Combine(runDirectory, directory))) Directory.Delete(Path.Combine(runDirectory, directory), recursive: true);
-            return Execute(config, runDirectory, progress, stopRequested);
+            return Start(config, runDirectory, progress, stopRequested);
         }
         var state = Checkpoints.ReadState(latest.Path);
-        if (state.Step >= config.MaxSteps)
+        bool finishing = state.Step == config.MaxSteps && !Finished(runDirectory, config.MaxSteps);
+        if (state.Step >= config.MaxSteps && !finishing)
             throw new ArgumentException($"{runDirectory}: already trained {state.Step} of max_steps {config.MaxSteps}; raise max_steps to continue.");
-        progress.Stage("model", $"resuming from {Path.GetFileName(latest.Path)} (step {state.Step})");
-        TruncateMetrics(Path.Combine(runDirectory, "metrics.jsonl"), state.Step);
+        progress.Stage("model", $"resuming from {Path.GetFileName(latest.Path)} (step {state.Step})" +
+                                (finishing ? ": every step is trained; finishing the run (final evaluation, model, summary, report)" : ""));
+        TruncateMetrics(Path.Combine(runDirectory, "metrics.jsonl"), state.Step, dropFinalEvaluation: finishing);
         var (rewards, train, eval) = run.Data();
-        using var policy = Policy.Load(config.UsePeft ? Path.Combine(runDirectory, state.StartModel) : Path.Combine(latest.Path, "model"),
-            config.ChatTemplate, config.Device);
+        string startModel = Path.Combine(runDirectory, state.StartModel);
+        run.storageDtype = SaveDtypes.Resolve(config.SaveDtype, config.UsePeft ? startModel : Path.Combine(latest.Path, "model"));
+        // A LoRA checkpoint holds only the adapter: the frozen base is the run's start model.
+        using var policy = config.UsePeft ? Policy.Load(startModel, config.ChatTemplate, config.Device)
+            : Checkpoints.LoadPolicy(latest.Path, config.ChatTemplate, config.Device);
         if (config.UsePeft) run.lora = PeftAdapter.Load(policy.Model, Path.Combine(latest.Path, Checkpoints.AdapterDirectory));
-        return run.Loop(policy, train, eval, rewards, state, Path.Combine(latest.Path, "optimizer.bin"));
+        if (!finishing) return run.Loop(policy, train, eval, rewards, state, Path.Combine(latest.Path, "optimizer.bin"));
+        // Killed after the last checkpoint, before summary.json: the weights are final, only the tail is left.
+        run.priorSeconds = state.WallSeconds;
+        using var log = new MetricsLog(Path.Combine(runDirectory, "metrics.jsonl"));
+        return run.Complete(policy, eval, state, log, new TensorBoardLog(runDirectory), latest.Path);
     }
+
+    /// <summary>True when summary.json records that all <paramref name="maxSteps"/> steps ran and the run completed.
+    /// summary.json is the last file a run writes, so this is true only when nothing is left to do.</summary>
+    static bool Finished(string runDirectory, int maxSteps)
+    {
+        string path = Path.Combine(runDirectory, "summary.json");
+        if (!File.Exists(path)) return false;
+        try
+        {
+            return JsonNode.Parse(File.ReadAllText(path)) is JsonObject summary && summary["stopped"] is null && summary["final_model"] is not null
+                   && summary["steps"] is JsonValue steps && steps.TryGetValue(out int n) && n == maxSteps;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Removes what a process killed while writing leaves in the run directory: hidden temporaries of
+    /// small files (<c>.NAME.RANDOM.tmp</c>) and the hidden staging and replaced directories of models
+    /// (<c>.NAME.partial-RANDOM</c>, <c>.NAME.old-RANDOM</c>), RANDOM being the 32 hex digits of a
+    /// GUID. Nothing else is touched, so a directory shared with other files is safe.
+    /// </summary>
+    static void RemoveTemporaries(string runDirectory)
+    {
+        if (!Directory.Exists(runDirectory)) return;
+        foreach (string file in Directory.GetFiles(runDirectory, ".*.tmp"))
+            if (StagedFileName().IsMatch(Path.GetFileName(file))) File.Delete(file);
+        foreach (string directory in Directory.GetDirectories(runDirectory, ".*"))
+            if (StagedDirectoryName().IsMatch(Path.GetFileName(directory))) Directory.Delete(directory, recursive: true);
+    }
+
+    [GeneratedRegex(@"^\..+\.[0-9a-f]{32}\.tmp$")]
+    private static partial Regex StagedFileName();
+
+    [GeneratedRegex(@"^\..+\.(partial|old)-[0-9a-f]{32}$")]
+    private static partial Regex StagedDirectoryName();
 
     /// <summary>Steps state.Step + 1 … max_steps, then the final evaluation, save, summary and report.</summary>
     RunSummary Loop(Policy policy, Dataset train, Dataset eval, RewardModel rewards, TrainerState state, string? optimizerCheckpoint)
@@ -183,7 +247,7 @@ public sealed class TrainingRun
             PromptsConsumed = (long)trainer.StepsDone * config.PromptsPerStep, ConsecutiveBadSteps = guard.Consecutive,
             WallSeconds = WallSeconds,
         };
-        string Checkpoint() => lastCheckpoint = checkpoints.Save(trainer, policy, Current(), config, start, config.SaveTotalLimit, lora);
+        string Checkpoint() => lastCheckpoint = checkpoints.Save(trainer, policy, Current(), config, start, config.SaveTotalLimit, storageDtype, lora);
 
         while (trainer.StepsDone < config.MaxSteps)
         {
@@ -217,16 +281,24 @@ public sealed class TrainingRun
                 return Finish(state.AccuracyBefore, null, step, null, "interrupted", lastCheckpoint);
             }
         }
+        return Complete(policy, eval, state, log, tensorboard, lastCheckpoint);
+    }
+
+    /// <summary>After the last step: the final evaluation, the trained model, the summary and the report.</summary>
+    RunSummary Complete(Policy policy, Dataset eval, TrainerState state, MetricsLog log, TensorBoardLog tensorboard, string? lastCheckpoint)
+    {
         double after = Evaluate(policy, eval, "after").Accuracy;
         log.Write(new Dictionary<string, double> { ["step"] = config.MaxSteps, ["eval/accuracy"] = after });
         tensorboard.Write(config.MaxSteps, new Dictionary<string, double> { ["eval/accuracy"] = after });
         progress.Stage("save", "saving the trained model");
         string final = Path.Combine(runDirectory, "final-model");
-        if (lora is null) ModelDirectory.Save(policy.Model, final, companionsFrom: start, overwrite: true);
-        else Checkpoints.SaveAdapter(policy, lora, final, start);
+        if (lora is null)
+            ModelDirectory.Save(policy.Model, final, companionsFrom: Path.Combine(runDirectory, state.StartModel), storageDtype: storageDtype, overwrite: true);
+        else Checkpoints.SaveAdapter(policy, lora, final, Path.Combine(runDirectory, state.StartModel));
         return Finish(state.AccuracyBefore, after, config.MaxSteps, final, null, lastCheckpoint);
     }
 
+    /// <summary>Writes the report, then summary.json — last, so that a complete summary means a complete run.</summary>
     RunSummary Finish(double? before, double? after, int steps, string? final, string? stopped, string? lastCheckpoint)
     {
         var summary = new RunSummary(before, after, steps, WallSeconds, runDirectory, final, stopped, lastCheckpoint);
@@ -237,8 +309,8 @@ public sealed class TrainingRun
             ["last_checkpoint"] = lastCheckpoint is null ? null : Path.GetRelativePath(runDirectory, lastCheckpoint),
             ["eval_prompts"] = config.EvalPrompts, ["eval_samples_per_prompt"] = config.EvalNumSamples,
         };
+        if (config.Report && steps > 0) RunReport.Write(new[] { RunData.Load(runDirectory) with { Summary = json } }, runDirectory);
         AtomicFile.WriteAllText(Path.Combine(runDirectory, "summary.json"), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
-        if (config.Report && steps > 0) RunReport.Write(new[] { RunData.Load(runDirectory) }, runDirectory);
         return summary;
     }
 
@@ -266,24 +338,29 @@ public sealed class TrainingRun
     }
 
     /// <summary>Drops the lines of steps after the checkpoint (written by the interrupted process),
-    /// and a last line torn by a crash or a full disk.</summary>
-    static void TruncateMetrics(string path, int step)
+    /// and a last line torn by a crash or a full disk; with <paramref name="dropFinalEvaluation"/>, also
+    /// the final evaluation's line at the checkpoint's step, which finishing the run writes again.</summary>
+    static void TruncateMetrics(string path, int step, bool dropFinalEvaluation)
     {
         if (!File.Exists(path)) return;
-        var kept = File.ReadAllLines(path).Where(line => Step(line) is { } s && s <= step);
+        var kept = File.ReadAllLines(path).Where(line => Parse(line) is { } m && m["step"]?.GetValue<double>() is { } s && s <= step
+                                                         && !(dropFinalEvaluation && s == step && IsFinalEvaluation(m)));
         AtomicFile.WriteAllText(path, string.Concat(kept.Select(line => line + "\n")));
 
-        static double? Step(string line)
+        static JsonObject? Parse(string line)
         {
             try
             {
-                return JsonNode.Parse(line)?["step"]?.GetValue<double>();
+                return JsonNode.Parse(line) as JsonObject;
             }
             catch (JsonException)
             {
                 return null;
             }
         }
+
+        // The final evaluation's line holds only the step and the accuracy; a step's line holds its training metrics.
+        static bool IsFinalEvaluation(JsonObject line) => line.Count == 2 && line.ContainsKey("eval/accuracy");
     }
 
     /// <summary>init_arch and init_size as model type and size (Validate has checked the names).</summary>

@@ -102,7 +102,7 @@ public class ModelCommandsTests
     [InlineData(new[] { "--prompt", "x", "--input", "p.jsonl" }, "give either --prompt")]
     [InlineData(new[] { "--prompt", "x", "--max-new-tokens", "0" }, "max_new_tokens must be ≥ 1")]
     [InlineData(new[] { "--prompt", "x", "--top-p", "1.5" }, "top_p must be in (0, 1]")]
-    [InlineData(new[] { "--input", "long.jsonl" }, "prompt 0 has 2048 tokens; the model's context is 2048")]
+    [InlineData(new[] { "--input", "long.jsonl" }, "long.jsonl:1: the prompt has 2048 tokens; the model's context is 2048")]
     [InlineData(new[] { "--input", "bad.jsonl" }, "bad.jsonl:1: expected {\"prompt\": TEXT} or {\"prompt_ids\": [..]}")]
     public void Generate_refuses_bad_requests(string[] args, string message)
     {

@@ -1,4 +1,7 @@
 using System.Text.Json.Nodes;
+using GspoSharp.Models;
+using GspoSharp.Models.Architecture;
+using GspoSharp.Models.Checkpoints;
 
 namespace GspoSharp.Tests.Cli;
 
@@ -53,6 +56,36 @@ public class TrainingCommandsTests
             "--out", Path.Combine(dir.Path, "sft"));
         Assert.True(sft.ExitCode == 0, sft.Stderr);
         Assert.True(File.Exists(Path.Combine(dir.Path, "sft", "model.safetensors")));
+    }
+
+    [Fact]
+    public void Sft_saves_in_the_dtype_its_model_is_stored_in_unless_told_otherwise()
+    {
+        using var dir = new TempDirectory();
+        string source = Path.Combine(dir.Path, "tiny");
+        TinyModels.Create(source, ModelType.Qwen3, ModelSize.Tiny, seed: 1);
+        (string Stored, string TorchDtype) Saved(string model)
+        {
+            using var checkpoint = HfSafetensorsCheckpoint.Open(model);
+            return (string.Join(",", checkpoint.Entries.Select(e => e.DtypeName).Distinct()),
+                JsonNode.Parse(File.ReadAllText(Path.Combine(model, "config.json")))!["torch_dtype"]!.GetValue<string>());
+        }
+        GspoProcess.Result Sft(string from, string to, params string[] more) =>
+            GspoProcess.Run(["sft", "--model", from, "--task", "arithmetic", "--steps", "1", "--batch-size", "2", "--out", to, .. more]);
+
+        string bf16 = Path.Combine(dir.Path, "bf16"), auto = Path.Combine(dir.Path, "auto");
+        var narrowed = Sft(source, bf16, "--save-dtype", "bfloat16");
+        Assert.True(narrowed.ExitCode == 0, narrowed.Stderr);
+        Assert.Equal(("BF16", "bfloat16"), Saved(bf16));
+        var kept = Sft(bf16, auto);   // auto: as the bfloat16 --model is stored
+        Assert.True(kept.ExitCode == 0, kept.Stderr);
+        Assert.Equal(("BF16", "bfloat16"), Saved(auto));
+
+        string never = Path.Combine(dir.Path, "never");
+        var bad = Sft(source, never, "--save-dtype", "bf16");
+        Assert.Equal(1, bad.ExitCode);
+        Assert.Contains("error: --save-dtype is 'bf16'; must be auto, float32, bfloat16 or float16.", bad.Stderr);
+        Assert.False(Directory.Exists(never));
     }
 
     [Theory]

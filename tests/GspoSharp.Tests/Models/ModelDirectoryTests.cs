@@ -128,6 +128,87 @@ public class ModelDirectoryTests
         Assert.Equal(new[] { "m" }, Directory.GetFileSystemEntries(dir.Path).Select(Path.GetFileName));
     }
 
+    [Theory]
+    [InlineData(ScalarType.Float32)]
+    [InlineData(ScalarType.BFloat16)]
+    [InlineData(ScalarType.Float16)]
+    public void The_storage_dtype_is_read_from_the_weights_and_written_to_config_json(ScalarType dtype)
+    {
+        using var dir = new TempDirectory();
+        using var lm = ModelTestKit.RandomModel(ModelTestKit.Config(ModelType.Qwen3));
+        string path = Path.Combine(dir.Path, "m");
+        ModelDirectory.Save(lm, path, storageDtype: dtype);
+        Assert.Equal(dtype, ModelDirectory.StorageDtype(path));
+        string name = new Dictionary<ScalarType, string> { [ScalarType.Float32] = "float32", [ScalarType.BFloat16] = "bfloat16", [ScalarType.Float16] = "float16" }[dtype];
+        Assert.Equal(name, JsonNode.Parse(File.ReadAllText(Path.Combine(path, "config.json")))!["torch_dtype"]!.GetValue<string>());
+        Assert.Equal(name, ModelDirectory.DtypeName(dtype));
+    }
+
+    [Fact]
+    public void Buffers_the_model_does_not_load_do_not_decide_the_storage_dtype_and_mixed_weights_give_float32()
+    {
+        using var dir = new TempDirectory();
+        using var lm = ModelTestKit.RandomModel(ModelTestKit.Config(ModelType.Qwen3));
+        var tensors = lm.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter.detach());
+        var names = tensors.Keys.Order(StringComparer.Ordinal).ToList();
+        string path = Path.Combine(dir.Path, "m");
+        ModelDirectory.Save(lm, path);
+
+        // Rewrites the weights as shards, each stored in its own dtype.
+        void Shards(params (ScalarType Dtype, IReadOnlyList<string> Names)[] shards)
+        {
+            foreach (var f in Directory.GetFiles(path, "*.safetensors*")) File.Delete(f);
+            var map = new Dictionary<string, string>();
+            using var scope = NewDisposeScope();
+            for (int i = 0; i < shards.Length; i++)
+            {
+                string file = $"model-{i + 1:D5}-of-{shards.Length:D5}.safetensors";
+                SafetensorsWriter.Write(Path.Combine(path, file),
+                    shards[i].Names.ToDictionary(n => n, n => tensors.TryGetValue(n, out var t) ? t : ones(8)), shards[i].Dtype);
+                foreach (var n in shards[i].Names) map[n] = file;
+            }
+            using var index = File.Create(Path.Combine(path, HfSafetensorsCheckpoint.IndexFileName));
+            HfCheckpointIndex.Write(index, 0, map);
+        }
+
+        // An old export's float32 RoPE buffer beside bfloat16 weights: still bfloat16.
+        Shards((ScalarType.BFloat16, names), (ScalarType.Float32, ["model.layers.0.self_attn.rotary_emb.inv_freq"]));
+        Assert.Equal(ScalarType.BFloat16, ModelDirectory.StorageDtype(path));
+        ModelDirectory.Load(path).Dispose();   // a valid model directory
+        // Weights in two dtypes: float32, so that saving rounds nothing the directory held exactly.
+        Shards((ScalarType.BFloat16, names.Take(3).ToList()), (ScalarType.Float16, names.Skip(3).ToList()));
+        Assert.Equal(ScalarType.Float32, ModelDirectory.StorageDtype(path));
+        Shards((ScalarType.Float32, names.Take(3).ToList()), (ScalarType.BFloat16, names.Skip(3).ToList()));
+        Assert.Equal(ScalarType.Float32, ModelDirectory.StorageDtype(path));
+    }
+
+    [Fact]
+    public void Config_json_dtype_and_torch_dtype_are_read_as_transformers_does_and_written_consistently()
+    {
+        using var dir = new TempDirectory();
+        // transformers ≥ 4.56 writes "dtype" and prefers it when both are present.
+        string path = SavedModel(dir, editConfig: j =>
+        {
+            j["torch_dtype"] = "bfloat16";
+            j["dtype"] = "float16";
+        });
+        using var loaded = ModelDirectory.Load(path);
+        Assert.Equal("float16", loaded.Config.TorchDtype);
+        string saved = Path.Combine(dir.Path, "saved");
+        ModelDirectory.Save(loaded, saved, storageDtype: ScalarType.BFloat16);
+        var json = JsonNode.Parse(File.ReadAllText(Path.Combine(saved, "config.json")))!;
+        Assert.Equal(("bfloat16", "bfloat16"), (json["torch_dtype"]!.GetValue<string>(), json["dtype"]!.GetValue<string>()));
+
+        // A config with only torch_dtype gets no dtype field added: the file changes no more than it must.
+        using var dir2 = new TempDirectory();
+        using var plain = ModelDirectory.Load(SavedModel(dir2));
+        string saved2 = Path.Combine(dir2.Path, "saved");
+        ModelDirectory.Save(plain, saved2, storageDtype: ScalarType.Float16);
+        var json2 = JsonNode.Parse(File.ReadAllText(Path.Combine(saved2, "config.json")))!.AsObject();
+        Assert.Equal("float16", json2["torch_dtype"]!.GetValue<string>());
+        Assert.False(json2.ContainsKey("dtype"));
+    }
+
     [Fact]
     public void Token_ids_outside_the_vocabulary_are_refused()
     {

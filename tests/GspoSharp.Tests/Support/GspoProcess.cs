@@ -18,8 +18,32 @@ public static class GspoProcess
         return new Result(process.ExitCode, stdout.Result, stderr.Result);
     }
 
+    /// <summary>
+    /// Runs gspo with <paramref name="environment"/> added and waits at most <paramref name="timeout"/>;
+    /// the child is killed whatever happens, so a failing test leaves no process behind.
+    /// </summary>
+    public static Result RunIn(string workingDirectory, IReadOnlyDictionary<string, string> environment, TimeSpan timeout, params string[] args)
+    {
+        using var process = Start(workingDirectory, environment, args);
+        try
+        {
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            var stderr = process.StandardError.ReadToEndAsync();
+            if (!process.WaitForExit(timeout)) throw new TimeoutException($"gspo {string.Join(' ', args)} ran longer than {timeout}");
+            process.WaitForExit();
+            return new Result(process.ExitCode, stdout.Result, stderr.Result);
+        }
+        finally
+        {
+            if (!process.HasExited) process.Kill(entireProcessTree: true);
+        }
+    }
+
     /// <summary>Starts gspo without waiting (read both streams, e.g. with ReadToEndAsync, to avoid blocking it).</summary>
-    public static Process Start(string workingDirectory, params string[] args)
+    public static Process Start(string workingDirectory, params string[] args) => Start(workingDirectory, new Dictionary<string, string>(), args);
+
+    /// <summary>Starts gspo with <paramref name="environment"/> added to its environment.</summary>
+    public static Process Start(string workingDirectory, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         // A test host started in the background (`dotnet test … &` from a script) inherits SIGINT
         // ignored, and .NET keeps an inherited SIG_IGN, so the Ctrl-C tests would see no signal:
@@ -35,6 +59,7 @@ public static class GspoProcess
         foreach (var arg in args) start.ArgumentList.Add(arg);
         start.Environment["COLUMNS"] = "200";   // wide tables, so assertions see whole cells
         start.Environment["OMP_NUM_THREADS"] = "1";   // one LibTorch thread, as the test host itself uses (TestSetup)
+        foreach (var (key, value) in environment) start.Environment[key] = value;
         return Process.Start(start)!;
     }
 

@@ -20,7 +20,7 @@ public class ConfigFileTests
         "importance_sampling_level", "epsilon", "epsilon_high", "beta", "loss_type", "scale_rewards",
         "mask_truncated_completions", "filter_zero_std_groups", "use_sampler_logprobs", "routing_replay",
         "max_steps", "logging_steps", "eval_steps", "eval_prompts", "eval_num_samples", "eval_temperature", "seed",
-        "save_steps", "save_total_limit", "max_consecutive_bad_steps", "report",
+        "save_steps", "save_dtype", "save_total_limit", "max_consecutive_bad_steps", "report",
         "sft_steps", "sft_batch_size", "sft_learning_rate",
         "use_peft", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "use_rslora", "gradient_checkpointing", "adapter",
     };
@@ -372,7 +372,7 @@ public class ConfigFileTests
         ImportanceSamplingLevel = ImportanceSamplingLevel.SequenceToken, Epsilon = 3e-4, EpsilonHigh = 4e-4, Beta = 0.04,
         LossType = LossType.DrGrpo, ScaleRewards = ScaleRewards.None, MaskTruncatedCompletions = true, FilterZeroStdGroups = true,
         UseSamplerLogprobs = true, RoutingReplay = true, MaxSteps = 5, LoggingSteps = 2, EvalSteps = 10, EvalPrompts = 7,
-        EvalNumSamples = 2, EvalTemperature = 0.0, Seed = -1, SaveSteps = 7, SaveTotalLimit = 4, MaxConsecutiveBadSteps = 3, Report = false,
+        EvalNumSamples = 2, EvalTemperature = 0.0, Seed = -1, SaveSteps = 7, SaveDtype = SaveDtype.BFloat16, SaveTotalLimit = 4, MaxConsecutiveBadSteps = 3, Report = false,
         SftSteps = 12, SftBatchSize = 5, SftLearningRate = 2.5e-3,
         UsePeft = true, LoraR = 8, LoraAlpha = 0.5, LoraDropout = 0.0, LoraTargetModules = new[] { "all-linear" }, UseRslora = true, GradientCheckpointing = true,
         Adapter = "adapters/step 100",
@@ -434,11 +434,13 @@ public class ConfigFileTests
         Assert.Contains("loss_type: grpo", lines);
         Assert.Contains("scale_rewards: group", lines);
         Assert.Contains("lr_scheduler_type: constant", lines);
+        Assert.Contains("save_dtype: auto", lines);
         var unusual = ConfigFile.ToYaml(Unusual);
         Assert.Contains("importance_sampling_level: sequence_token", unusual);
         Assert.Contains("loss_type: dr_grpo", unusual);
         Assert.Contains("scale_rewards: none", unusual);
         Assert.Contains("lr_scheduler_type: cosine", unusual);
+        Assert.Contains("save_dtype: bfloat16", unusual);
     }
 
     [Fact]

@@ -62,8 +62,8 @@ public class RewardTests
     [InlineData("z q k", "k q z", false)]
     [InlineData("abc", "ABC", false)]
     [InlineData(@"\frac{1}{2}", @"\frac{1}{2}", true)]
-    [InlineData(@"\frac{1}{2}", "0.5", false)]
-    [InlineData("", "", true)]
+    [InlineData(@"\frac{1}{2}", "0.5", true)]              // LaTeX is read as mathematics (AnswerEquivalenceTests)
+    [InlineData("", "", false)]                            // an empty answer is never right
     [InlineData("", "0", false)]
     public void Equivalent_compares_numbers_as_numbers_and_other_answers_as_trimmed_strings(string answer, string expected, bool equal) =>
         Assert.Equal(equal, AnswerExtraction.Equivalent(answer, expected));

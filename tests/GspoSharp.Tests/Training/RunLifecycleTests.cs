@@ -89,7 +89,7 @@ public class RunLifecycleTests
                    new Rewards.RewardModel(new[] { new Rewards.WeightedReward(new Rewards.AccuracyReward(), 1) })))
         {
             var failing = new Checkpoints(run) { BeforePublish = _ => throw new IOException("disk full") };
-            Assert.Throws<IOException>(() => failing.Save(trainer, policy, new TrainerState(4, 8, 9, 8, 0, "sft-model", 0), Quick(), run, 2));
+            Assert.Throws<IOException>(() => failing.Save(trainer, policy, new TrainerState(4, 8, 9, 8, 0, "sft-model", 0), Quick(), run, 2, ScalarType.Float32));
         }
         Assert.Equal(new[] { 3 }, new Checkpoints(run).List().Select(c => c.Step));
         Assert.Empty(Directory.GetDirectories(Path.Combine(run, "checkpoints"), ".*"));

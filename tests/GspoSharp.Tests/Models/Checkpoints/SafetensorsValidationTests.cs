@@ -40,6 +40,18 @@ public class SafetensorsValidationTests : IDisposable
     }
 
     [Fact]
+    public void Sizes_of_two_to_the_sixtieth_are_refused_before_anything_is_allocated()
+    {
+        var header = HandMade.FileBytes("{}");
+        BitConverter.GetBytes(1UL << 60).CopyTo(header, 0);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Assert.Contains($"header length {1UL << 60} runs past the end of the file", OpenError(header));
+        Assert.Contains($"data_offsets [0, {1L << 60}] run past the end of the data section (8 bytes)",
+            HeaderError($$$"""{"w":{"dtype":"U8","shape":[{{{1L << 60}}}],"data_offsets":[0,{{{1L << 60}}}]}}""", new byte[8]));
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 1 << 20, "a buffer was sized from the header");
+    }
+
+    [Fact]
     public void Header_that_is_not_json_or_not_an_object()
     {
         Assert.Contains("header is not valid JSON", HeaderError("{\"a\": "));

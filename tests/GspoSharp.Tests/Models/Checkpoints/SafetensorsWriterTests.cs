@@ -94,6 +94,66 @@ public class SafetensorsWriterTests : IDisposable
         if (storage == ScalarType.BFloat16) Assert.Equal(0x3F80, BinaryPrimitives.ReadUInt16LittleEndian(Parse(path).DataOf("w")));
     }
 
+    // float32 bit pattern → the bfloat16 bits worked out by hand: keep the top 16 bits, and add 1 when
+    // the dropped 16 bits exceed 0x8000, or equal it (a tie) and the kept bits are odd.
+    [Theory]
+    [InlineData(0x3F800000u, (ushort)0x3F80)]   // 1.0: exact
+    [InlineData(0x3F808000u, (ushort)0x3F80)]   // 1 + 2⁻⁸: a tie, 0x3F80 is even: down
+    [InlineData(0x3F818000u, (ushort)0x3F82)]   // 1 + 3·2⁻⁸: a tie, 0x3F81 is odd: up to the even 0x3F82
+    [InlineData(0x3F808001u, (ushort)0x3F81)]   // just above the tie: up
+    [InlineData(0x3F807FFFu, (ushort)0x3F80)]   // just below the tie: down
+    [InlineData(0x40490FDBu, (ushort)0x4049)]   // π = 3.14159274: dropped 0x0FDB < 0x8000
+    [InlineData(0x3DCCCCCDu, (ushort)0x3DCD)]   // 0.1: dropped 0xCCCD > 0x8000
+    [InlineData(0xBDCCCCCDu, (ushort)0xBDCD)]   // −0.1: the magnitude rounds, the sign stays
+    [InlineData(0x7F7F7FFFu, (ushort)0x7F7F)]   // just below the tie above the largest bfloat16: stays finite
+    [InlineData(0x7F7FFFFFu, (ushort)0x7F80)]   // the largest float32 rounds to +∞
+    [InlineData(0x80000000u, (ushort)0x8000)]   // −0 keeps its sign
+    [InlineData(0x00000001u, (ushort)0x0000)]   // the smallest subnormal rounds to 0
+    [InlineData(0x7F800000u, (ushort)0x7F80)]   // +∞
+    public void Bfloat16_storage_rounds_known_values_to_hand_computed_bits(uint float32Bits, ushort expected)
+    {
+        using var scope = NewDisposeScope();
+        // 37 copies: LibTorch converts in vector lanes and a scalar tail; both must round alike.
+        var values = Enumerable.Repeat(BitConverter.UInt32BitsToSingle(float32Bits), 37).ToArray();
+        string path = PathOf("known.safetensors");
+        SafetensorsWriter.Write(path, new Dictionary<string, Tensor> { ["w"] = tensor(values) }, ScalarType.BFloat16);
+        var data = Parse(path).DataOf("w");
+        for (int i = 0; i < values.Length; i++)
+            Assert.Equal(expected, BinaryPrimitives.ReadUInt16LittleEndian(data.AsSpan(2 * i)));
+    }
+
+    [Theory]
+    [InlineData(0x3F801000u, (ushort)0x3C00)]   // 1 + 2⁻¹¹: a tie between 0x3C00 (even) and 0x3C01: down
+    [InlineData(0x3F803000u, (ushort)0x3C02)]   // 1 + 3·2⁻¹¹: a tie between 0x3C01 (odd) and 0x3C02: up
+    [InlineData(0x477FEF00u, (ushort)0x7BFF)]   // 65519: rounds to 65504, the largest float16
+    [InlineData(0x477FF000u, (ushort)0x7C00)]   // 65520: the tie above 65504 rounds to +∞
+    public void Float16_storage_rounds_known_values_to_hand_computed_bits(uint float32Bits, ushort expected)
+    {
+        using var scope = NewDisposeScope();
+        var values = Enumerable.Repeat(BitConverter.UInt32BitsToSingle(float32Bits), 37).ToArray();
+        string path = PathOf("known16.safetensors");
+        SafetensorsWriter.Write(path, new Dictionary<string, Tensor> { ["w"] = tensor(values) }, ScalarType.Float16);
+        var data = Parse(path).DataOf("w");
+        for (int i = 0; i < values.Length; i++)
+            Assert.Equal(expected, BinaryPrimitives.ReadUInt16LittleEndian(data.AsSpan(2 * i)));
+    }
+
+    [Fact]
+    public void Nan_stays_nan_in_bfloat16()
+    {
+        using var scope = NewDisposeScope();
+        // A signalling NaN whose payload is only in the low 16 bits would become +∞ if truncated.
+        var values = Enumerable.Repeat(BitConverter.UInt32BitsToSingle(0x7F800001u), 37).Append(float.NaN).ToArray();
+        string path = PathOf("nan.safetensors");
+        SafetensorsWriter.Write(path, new Dictionary<string, Tensor> { ["w"] = tensor(values) }, ScalarType.BFloat16);
+        var data = Parse(path).DataOf("w");
+        for (int i = 0; i < values.Length; i++)
+        {
+            ushort bits = BinaryPrimitives.ReadUInt16LittleEndian(data.AsSpan(2 * i));
+            Assert.True((bits & 0x7F80) == 0x7F80 && (bits & 0x007F) != 0, $"element {i}: 0x{bits:X4} is not a NaN");
+        }
+    }
+
     public static TheoryData<ScalarType, long[]> RoundTripCases()
     {
         var data = new TheoryData<ScalarType, long[]>();

@@ -42,7 +42,14 @@ public class TokenizerRefusalTests
         { "padding", j => j["padding"] = new JsonObject { ["strategy"] = "BatchLongest" }, "padding: is set" },
         { "added token without content", j => j["added_tokens"]![0]!.AsObject().Remove("content"), "added_tokens[0].content: is missing" },
         { "added token without id", j => j["added_tokens"]![1]!["id"] = "x", "added_tokens[1].id: expected an id" },
+        // Found by the parser fuzzer (docs/reliability.md): each threw an exception naming no file.
+        { "two tokens with one id", j => j["model"]!["vocab"]!["zzz"] = 0, "model.vocab[\"zzz\"]: id 0 is also the id of" },
+        { "template piece not an object", j => j["post_processor"] = Template("[1]", "{}"), "post_processor.single[0]: expected an object" },
+        { "template ids not an object", j => j["post_processor"] = Template("[{\"SpecialToken\": {\"id\": \"X\"}}]", "{\"X\": [1]}"), "post_processor.single[0]: special token 'X' has no ids" },
     };
+
+    static JsonNode Template(string single, string specialTokens) =>
+        JsonNode.Parse($"{{\"type\": \"TemplateProcessing\", \"single\": {single}, \"special_tokens\": {specialTokens}}}")!;
 
     [Theory]
     [MemberData(nameof(Cases))]
@@ -55,6 +62,16 @@ public class TokenizerRefusalTests
         var e = Assert.Throws<ModelFormatException>(() => HandBuilt.Load(dir, json));
         Assert.Contains(Path.Combine(dir.Path, "tokenizer.json"), e.Message);
         Assert.Contains(message, e.Message);
+    }
+
+    [Fact]
+    public void A_split_pattern_that_backtracks_catastrophically_is_named_instead_of_hanging()
+    {
+        // 2^64 ways to split 64 a's before failing at "!": no machine finishes, whatever its load.
+        var regex = new IsolatingRegex("(a+)+$", "tokenizer.json: pre_tokenizer.pretokenizers[0].pattern.Regex", TimeSpan.FromMilliseconds(100));
+        var e = Assert.Throws<ModelFormatException>(() => regex.Split(new string('a', 64) + "!", []));
+        Assert.StartsWith("tokenizer.json: pre_tokenizer.pretokenizers[0].pattern.Regex: matching the pattern on a 65-character text " +
+                          "took longer than 0.1 s; it backtracks catastrophically", e.Message);
     }
 
     [Fact]
