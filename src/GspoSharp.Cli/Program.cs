@@ -22,5 +22,6 @@ var root = new RootCommand("gspo: post-train language models with GSPO (Group Se
     TokenizeCommand.Create(),
     InitModelCommand.Create(),
     GenerateCommand.Create(),
+    MergeCommand.Create(),
 };
 return root.Parse(args).Invoke();

@@ -14,6 +14,7 @@ internal static class EvalCommand
     public static Command Create()
     {
         var model = new Option<DirectoryInfo>("--model", "-m") { Description = "Model directory.", Required = true };
+        var adapter = new Option<DirectoryInfo?>("--adapter") { Description = "PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors) to apply on the model." };
         var task = new Option<string?>("--task") { Description = "Built-in task whose held-out stream is used (arithmetic | reverse)." };
         var dataset = new Option<FileInfo?>("--dataset") { Description = "JSON Lines with \"prompt\"/\"messages\" and \"answer\"." };
         var prompts = new Option<int>("--prompts") { Description = "Held-out prompts.", DefaultValueFactory = _ => 200 };
@@ -25,7 +26,7 @@ internal static class EvalCommand
         var output = new Option<FileInfo?>("--output", "-o") { Description = "Write the result as JSON here." };
         var command = new Command("eval", "Held-out accuracy of a model: pass@1 averaged over k samples per prompt.")
         {
-            model, task, dataset, prompts, samples, temperature, maxNew, chat, seed, output,
+            model, adapter, task, dataset, prompts, samples, temperature, maxNew, chat, seed, output,
         };
         command.SetAction(parse => CommandErrors.Run(() =>
         {
@@ -35,6 +36,7 @@ internal static class EvalCommand
                 ? Dataset.FromTask(SyntheticTask.Get(name), TaskSplit.Eval, parse.GetValue(seed))
                 : Dataset.FromJsonLines(parse.GetValue(dataset)!.FullName, new[] { TrainingRun.Reward("accuracy") });
             using var policy = Policy.Load(parse.GetValue(model)!.FullName, parse.GetValue(chat));
+            if (parse.GetValue(adapter) is { } a) Models.Adapters.PeftAdapter.Load(policy.Model, a.FullName);
             var result = Evaluation.Run(policy, data, parse.GetValue(prompts), parse.GetValue(samples), parse.GetValue(maxNew),
                 parse.GetValue(temperature), parse.GetValue(seed) + 1);
             var table = new Table().AddColumns("model", "data", "prompts", "samples", "temperature", "accuracy", "mean length");

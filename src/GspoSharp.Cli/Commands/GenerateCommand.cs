@@ -15,6 +15,7 @@ internal static class GenerateCommand
     public static Command Create()
     {
         var model = new Option<DirectoryInfo>("--model", "-m") { Description = "Model directory (config.json, safetensors, tokenizer.json).", Required = true };
+        var adapter = new Option<DirectoryInfo?>("--adapter") { Description = "PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors) to apply on the model." };
         var prompt = new Option<string?>("--prompt", "-p") { Description = "A prompt to complete; the sample is streamed." };
         var chat = new Option<bool>("--chat") { Description = "Wrap each prompt as a user message in the model's chat template." };
         var input = new Option<FileInfo?>("--input", "-i") { Description = "JSON Lines of {\"prompt\": TEXT} or {\"prompt_ids\": [..]}." };
@@ -27,7 +28,7 @@ internal static class GenerateCommand
         var seed = new Option<long>("--seed") { Description = "Seed of all random draws.", DefaultValueFactory = _ => 0 };
         var command = new Command("generate", "Sample completions from a model.")
         {
-            model, prompt, chat, input, output, samples, maxNew, temperature, topP, topK, seed,
+            model, adapter, prompt, chat, input, output, samples, maxNew, temperature, topP, topK, seed,
         };
         command.SetAction(parse => CommandErrors.Run(() =>
         {
@@ -35,6 +36,7 @@ internal static class GenerateCommand
             if (single == (parse.GetValue(input) is not null))
                 throw new ArgumentException("give either --prompt (one streamed sample) or --input (a batch of prompts).");
             using var policy = Policy.Load(parse.GetValue(model)!.FullName, parse.GetValue(chat));
+            if (parse.GetValue(adapter) is { } a) Models.Adapters.PeftAdapter.Load(policy.Model, a.FullName);
             var options = new SamplingOptions
             {
                 Temperature = parse.GetValue(temperature), TopP = parse.GetValue(topP), TopK = parse.GetValue(topK),

@@ -19,13 +19,15 @@ internal static class ScoreCommand
     public static Command Create()
     {
         var model = new Option<DirectoryInfo>("--model", "-m") { Description = "Hugging Face model directory (config.json + safetensors).", Required = true };
+        var adapter = new Option<DirectoryInfo?>("--adapter") { Description = "PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors) to apply on the model." };
         var input = new Option<FileInfo>("--input", "-i") { Description = "JSON Lines, one {\"ids\": [..]} per line.", Required = true };
         var output = new Option<FileInfo?>("--output", "-o") { Description = "JSON Lines, one {\"logprobs\": [..]} per input line (n − 1 values). Default: standard output." };
-        var command = new Command("score", "Per-token log-probs of token sequences under a model.") { model, input, output };
+        var command = new Command("score", "Per-token log-probs of token sequences under a model.") { model, adapter, input, output };
         command.SetAction(parse => CommandErrors.Run(() =>
         {
             string inputPath = parse.GetValue(input)!.FullName;
             using var lm = ModelDirectory.Load(parse.GetValue(model)!.FullName);
+            if (parse.GetValue(adapter) is { } a) Models.Adapters.PeftAdapter.Load(lm, a.FullName);
             // Read and check everything before writing anything.
             var rows = ReadRows(inputPath, lm.Config);
             JsonLines.Write(parse.GetValue(output)?.FullName, writer =>

@@ -1,5 +1,4 @@
 using TorchSharp;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace GspoSharp.Models.Architecture;
@@ -11,10 +10,10 @@ namespace GspoSharp.Models.Architecture;
 public sealed class Attention : nn.Module
 {
 #pragma warning disable IDE1006 // field names are the Hugging Face state-dict names
-    readonly Linear q_proj;
-    readonly Linear k_proj;
-    readonly Linear v_proj;
-    readonly Linear o_proj;
+    readonly ProjectionLinear q_proj;
+    readonly ProjectionLinear k_proj;
+    readonly ProjectionLinear v_proj;
+    readonly ProjectionLinear o_proj;
     readonly RmsNorm? q_norm;
     readonly RmsNorm? k_norm;
 #pragma warning restore IDE1006
@@ -26,10 +25,10 @@ public sealed class Attention : nn.Module
         heads = config.NumAttentionHeads;
         kvHeads = config.NumKeyValueHeads;
         headDim = config.HeadDim;
-        q_proj = nn.Linear(config.HiddenSize, heads * headDim, config.QkvBias, dtype: dtype);
-        k_proj = nn.Linear(config.HiddenSize, kvHeads * headDim, config.QkvBias, dtype: dtype);
-        v_proj = nn.Linear(config.HiddenSize, kvHeads * headDim, config.QkvBias, dtype: dtype);
-        o_proj = nn.Linear(heads * headDim, config.HiddenSize, config.OutputBias, dtype: dtype);
+        q_proj = new ProjectionLinear(config.HiddenSize, heads * headDim, config.QkvBias, dtype);
+        k_proj = new ProjectionLinear(config.HiddenSize, kvHeads * headDim, config.QkvBias, dtype);
+        v_proj = new ProjectionLinear(config.HiddenSize, kvHeads * headDim, config.QkvBias, dtype);
+        o_proj = new ProjectionLinear(heads * headDim, config.HiddenSize, config.OutputBias, dtype);
         if (config.QkNorm)
         {
             q_norm = new RmsNorm(headDim, config.RmsNormEps, dtype);

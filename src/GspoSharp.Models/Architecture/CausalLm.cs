@@ -55,6 +55,11 @@ public sealed class CausalLm : nn.Module
     /// <summary>Parameter and compute dtype (RMSNorm, softmax and log-probs are always float32).</summary>
     public ScalarType DType { get; }
 
+    /// <summary>Recompute each decoder layer in the backward pass instead of keeping its activations
+    /// (gradient checkpointing): less memory for about one more forward pass. Only affects passes
+    /// that record gradients.</summary>
+    public bool GradientCheckpointing { get; set; }
+
     /// <summary>The device of the parameters.</summary>
     public Device Device => model.embed_tokens.weight!.device;
 
@@ -74,6 +79,32 @@ public sealed class CausalLm : nn.Module
             else if (name.EndsWith(".bias", StringComparison.Ordinal)) p.zero_();
             else p.copy_(normal(0, std, p.shape, p.dtype, p.device, generator: generator));
         }
+    }
+
+    /// <summary>Every linear projection of the decoder (attention, MLP, MoE router) with its Hugging Face
+    /// module name, e.g. <c>model.layers.0.self_attn.q_proj</c>, in module order.</summary>
+    public IReadOnlyList<(string Name, ProjectionLinear Layer)> Projections() =>
+        named_modules().Where(m => m.module is ProjectionLinear).Select(m => (m.name, (ProjectionLinear)m.module)).ToList();
+
+    /// <summary>Whether any projection carries an adapter.</summary>
+    public bool HasAdapters => Projections().Any(p => p.Layer.Adapter is not null);
+
+    /// <summary>
+    /// The parameters training updates, named: with adapters, only their factors
+    /// (<c>{module}.lora_A.weight</c>, <c>{module}.lora_B.weight</c>, module order) and the base is frozen;
+    /// without, every parameter of the model. The optimizer takes exactly this list.
+    /// </summary>
+    public IReadOnlyList<(string Name, Parameter Parameter)> TrainableParameters()
+    {
+        var adapted = Projections().Where(p => p.Layer.Adapter is not null).ToList();
+        if (adapted.Count == 0) return named_parameters().Select(p => (p.name, p.parameter)).ToList();
+        return adapted.SelectMany(p => new[] { ($"{p.Name}.lora_A.weight", p.Layer.Adapter!.A), ($"{p.Name}.lora_B.weight", p.Layer.Adapter!.B) }).ToList();
+    }
+
+    /// <summary>Switches every adapter on or off; off, the model computes exactly its base (the KL reference).</summary>
+    public void SetAdaptersEnabled(bool enabled)
+    {
+        foreach (var (_, layer) in Projections()) layer.AdapterEnabled = enabled;
     }
 
     /// <summary>A KV cache with <paramref name="rows"/> live rows (room for <paramref name="maxRows"/>) and
@@ -115,8 +146,11 @@ public sealed class CausalLm : nn.Module
             .logical_or((keyIndex == queryIndex).unsqueeze(0)).unsqueeze(1);     // [B, 1, t, past + t]
 
         var h = model.embed_tokens.forward(inputIds);
+        bool recompute = GradientCheckpointing && cache is null && is_grad_enabled();
         foreach (var layer in model.layers)
-            h = layer.Forward(h, cos, sin, allowed, cache, routing, groupedExperts);
+            h = recompute
+                ? LayerRecompute.Run((x, c, s, m) => layer.Forward(x, c, s, m, null, routing, groupedExperts), h, cos, sin, allowed)
+                : layer.Forward(h, cos, sin, allowed, cache, routing, groupedExperts);
         cache?.Advance(mask);
         return model.norm.forward(h).MoveToOuterDisposeScope();
     }

@@ -12,7 +12,7 @@ namespace GspoSharp.Models.Architecture;
 public sealed class SparseMoe : nn.Module
 {
 #pragma warning disable IDE1006 // field names are the Hugging Face state-dict names
-    readonly Linear gate;
+    readonly ProjectionLinear gate;
     readonly ModuleList<SwiGlu> experts;
 #pragma warning restore IDE1006
     readonly int topK;
@@ -21,7 +21,7 @@ public sealed class SparseMoe : nn.Module
     /// <summary>A block with <see cref="ModelConfig.NumExperts"/> experts of width <see cref="ModelConfig.MoeIntermediateSize"/>.</summary>
     public SparseMoe(ModelConfig config, ScalarType dtype) : base(nameof(SparseMoe))
     {
-        gate = nn.Linear(config.HiddenSize, config.NumExperts, hasBias: false, dtype: dtype);
+        gate = new ProjectionLinear(config.HiddenSize, config.NumExperts, hasBias: false, dtype);
         experts = new ModuleList<SwiGlu>(Enumerable.Range(0, config.NumExperts)
             .Select(_ => new SwiGlu(config.HiddenSize, config.MoeIntermediateSize, bias: false, dtype)).ToArray());
         topK = config.NumExpertsPerTok;

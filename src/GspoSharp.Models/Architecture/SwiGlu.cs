@@ -1,5 +1,4 @@
 using TorchSharp;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace GspoSharp.Models.Architecture;
@@ -8,17 +7,17 @@ namespace GspoSharp.Models.Architecture;
 public sealed class SwiGlu : nn.Module<Tensor, Tensor>
 {
 #pragma warning disable IDE1006 // field names are the Hugging Face state-dict names
-    readonly Linear gate_proj;
-    readonly Linear up_proj;
-    readonly Linear down_proj;
+    readonly ProjectionLinear gate_proj;
+    readonly ProjectionLinear up_proj;
+    readonly ProjectionLinear down_proj;
 #pragma warning restore IDE1006
 
     /// <summary>An MLP from <paramref name="hidden"/> through <paramref name="intermediate"/> and back.</summary>
     public SwiGlu(long hidden, long intermediate, bool bias, ScalarType dtype) : base(nameof(SwiGlu))
     {
-        gate_proj = nn.Linear(hidden, intermediate, bias, dtype: dtype);
-        up_proj = nn.Linear(hidden, intermediate, bias, dtype: dtype);
-        down_proj = nn.Linear(intermediate, hidden, bias, dtype: dtype);
+        gate_proj = new ProjectionLinear(hidden, intermediate, bias, dtype);
+        up_proj = new ProjectionLinear(hidden, intermediate, bias, dtype);
+        down_proj = new ProjectionLinear(intermediate, hidden, bias, dtype);
         RegisterComponents();
     }
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using GspoSharp.Models;
+using GspoSharp.Models.Adapters;
 using static TorchSharp.torch;
 using GspoSharp.Models.TestHooks;
 
@@ -34,6 +35,9 @@ public sealed class Checkpoints(string runDirectory)
 {
     const string Prefix = "checkpoint-";
 
+    /// <summary>The adapter's directory inside a LoRA run's checkpoint.</summary>
+    public const string AdapterDirectory = "adapter";
+
     /// <summary>RUN/checkpoints.</summary>
     public string Directory { get; } = Path.Combine(runDirectory, "checkpoints");
 
@@ -50,9 +54,10 @@ public sealed class Checkpoints(string runDirectory)
     public (int Step, string Path)? Latest => List() is { Count: > 0 } all ? all[^1] : null;
 
     /// <summary>Saves a checkpoint of <paramref name="trainer"/> and <paramref name="policy"/> at <paramref name="state"/>.Step,
-    /// with the model stored as <paramref name="storageDtype"/>, then removes all but the newest <paramref name="keep"/>.</summary>
+    /// with the model stored as <paramref name="storageDtype"/> (in a LoRA run, only the adapter, in PEFT format),
+    /// then removes all but the newest <paramref name="keep"/>.</summary>
     public string Save(GspoTrainer trainer, Policy policy, TrainerState state, TrainConfig config, string companionsFrom, int keep,
-        ScalarType storageDtype)
+        ScalarType storageDtype, LoraSettings? lora = null)
     {
         System.IO.Directory.CreateDirectory(Directory);
         RemoveStaging();
@@ -62,8 +67,12 @@ public sealed class Checkpoints(string runDirectory)
         try
         {
             System.IO.Directory.CreateDirectory(staging);
-            ModelDirectory.Save(policy.Model, System.IO.Path.Combine(staging, "model"), companionsFrom, storageDtype);
-            if (storageDtype != ScalarType.Float32) MasterWeights.Save(policy.Model, System.IO.Path.Combine(staging, MasterWeights.FileName));
+            if (lora is not null) SaveAdapter(policy, lora, System.IO.Path.Combine(staging, AdapterDirectory), companionsFrom);
+            else
+            {
+                ModelDirectory.Save(policy.Model, System.IO.Path.Combine(staging, "model"), companionsFrom, storageDtype);
+                if (storageDtype != ScalarType.Float32) MasterWeights.Save(policy.Model, System.IO.Path.Combine(staging, MasterWeights.FileName));
+            }
             CrashPoints.Hit(CrashPoints.CheckpointWrite, target);   // test only
             trainer.SaveOptimizer(System.IO.Path.Combine(staging, "optimizer.bin"));
             File.WriteAllText(System.IO.Path.Combine(staging, "config.yaml"), ConfigFile.ToYaml(config));
@@ -79,6 +88,17 @@ public sealed class Checkpoints(string runDirectory)
         }
         foreach (var (_, path) in List().SkipLast(Math.Max(1, keep))) Retire(path);
         return target;
+    }
+
+    /// <summary>Writes the policy's adapter to <paramref name="directory"/> (replacing what is there) in PEFT format,
+    /// with the tokenizer files of <paramref name="baseModel"/>, which it names as base_model_name_or_path.</summary>
+    public static void SaveAdapter(Policy policy, LoraSettings lora, string directory, string baseModel)
+    {
+        if (System.IO.Directory.Exists(directory)) System.IO.Directory.Delete(directory, recursive: true);
+        PeftAdapter.Save(policy.Model, lora, directory, System.IO.Path.GetFullPath(baseModel));
+        foreach (var file in ModelDirectory.CompanionFiles.Where(f => f != ModelDirectory.GenerationConfigFileName))
+            if (File.Exists(System.IO.Path.Combine(baseModel, file)))
+                File.Copy(System.IO.Path.Combine(baseModel, file), System.IO.Path.Combine(directory, file));
     }
 
     /// <summary>

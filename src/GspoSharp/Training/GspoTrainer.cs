@@ -31,11 +31,13 @@ public sealed class GspoTrainer : IDisposable
     readonly bool isMoe;
 
     /// <summary>A trainer for <paramref name="policy"/> (trained in place); <paramref name="reference"/> is the
-    /// frozen policy of the KL penalty (needed when beta &gt; 0).</summary>
+    /// frozen policy of the KL penalty (needed when beta &gt; 0, unless the policy carries adapters: then the
+    /// reference is the policy with its adapters switched off, the frozen base, without a second copy).</summary>
     public GspoTrainer(TrainConfig config, Policy policy, Dataset train, RewardModel rewards, Policy? reference = null)
     {
         config.Validate();
-        if (config.Beta > 0 && reference is null) throw new ArgumentException("beta > 0 needs a reference policy.");
+        if (config.Beta > 0 && reference is null && !policy.Model.HasAdapters)
+            throw new ArgumentException("beta > 0 needs a reference policy (or adapters: the reference is then the base with them switched off).");
         this.config = config;
         this.policy = policy;
         this.reference = reference;
@@ -129,7 +131,8 @@ public sealed class GspoTrainer : IDisposable
         if (config.UseSamplerLogprobs)
             for (int i = 0; i < completions.Count; i++)
                 oldLogProbs[i, ..completions[i].LogProbs.Length] = tensor(completions[i].LogProbs, device: model.Device);
-        Tensor? refLogProbs = reference is null ? null : zeros(new[] { batch.Rows, batch.CompletionWidth }, device: model.Device);
+        bool baseReference = reference is null && config.Beta > 0;   // adapters switched off
+        Tensor? refLogProbs = reference is null && !baseReference ? null : zeros(new[] { batch.Rows, batch.CompletionWidth }, device: model.Device);
         using (no_grad())
             foreach (var micro in miniBatches.SelectMany(mb => mb))
             {
@@ -141,10 +144,18 @@ public sealed class GspoTrainer : IDisposable
                     oldLogProbs.index_copy_(0, index, old.LogProbs);
                     if (recording is not null) routingRecords[micro[0]] = recording.Record!;
                 }
-                if (reference is not null)
+                if (reference is not null || baseReference)
                 {
-                    using var r = CompletionScorer.Score(reference.Model, batch, index, config.Temperature);
-                    refLogProbs!.index_copy_(0, index, r.LogProbs);
+                    if (baseReference) model.SetAdaptersEnabled(false);
+                    try
+                    {
+                        using var r = CompletionScorer.Score(reference?.Model ?? model, batch, index, config.Temperature);
+                        refLogProbs!.index_copy_(0, index, r.LogProbs);
+                    }
+                    finally
+                    {
+                        if (baseReference) model.SetAdaptersEnabled(true);
+                    }
                 }
             }
         m["time/old_logprobs"] = clock.Elapsed.TotalSeconds - before;
@@ -152,6 +163,9 @@ public sealed class GspoTrainer : IDisposable
         // 5. M off-policy mini-batch updates (× num_iterations).
         before = clock.Elapsed.TotalSeconds;
         model.train();
+        model.GradientCheckpointing = config.GradientCheckpointing;
+        // LoRA dropout draws from the global generator: seed it per step, so a resumed run repeats the masks.
+        if (model.HasAdapters) random.manual_seed(config.Seed * 1_000_033 + step);
         var stats = new UpdateStatistics(config.ImportanceSamplingLevel);
         var objective = config.Objective;
         for (int iteration = 0; iteration < config.NumIterations; iteration++)

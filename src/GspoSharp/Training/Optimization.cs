@@ -27,7 +27,8 @@ public sealed class Optimization : IDisposable
     readonly LearningRateSchedule schedule;
 
     /// <summary>
-    /// AdamW with decoupled weight decay on matrices only (norm weights and biases are not decayed,
+    /// AdamW over the model's trainable parameters (<see cref="CausalLm.TrainableParameters"/>: all of
+    /// them, or only the adapters), with decoupled weight decay on matrices only (norm weights and biases are not decayed,
     /// as transformers' Trainer does), peak learning rate <paramref name="learningRate"/> reached
     /// linearly over <paramref name="warmupSteps"/> steps.
     /// </summary>
@@ -35,9 +36,10 @@ public sealed class Optimization : IDisposable
         int warmupSteps, int totalSteps, LearningRateSchedule schedule)
     {
         this.model = model;
-        parameters = model.parameters().ToList();
-        var decay = model.named_parameters().Where(p => p.parameter.dim() >= 2).Select(p => p.parameter).ToList();
-        var noDecay = model.named_parameters().Where(p => p.parameter.dim() < 2).Select(p => p.parameter).ToList();
+        var trainable = model.TrainableParameters();
+        parameters = trainable.Select(p => p.Parameter).ToList();
+        var decay = trainable.Where(p => p.Parameter.dim() >= 2).Select(p => p.Parameter).ToList();
+        var noDecay = trainable.Where(p => p.Parameter.dim() < 2).Select(p => p.Parameter).ToList();
         optimizer = optim.AdamW(new[]
         {
             new AdamW.ParamGroup(decay, new AdamW.Options { LearningRate = learningRate, weight_decay = weightDecay }),
@@ -86,7 +88,16 @@ public sealed class Optimization : IDisposable
     /// rather than moved by its momentum, and the update depends only on the step, not on whether
     /// the process had computed that parameter's gradient before (exact resume).
     /// </summary>
-    public void ZeroGrad() => model.zero_grad(set_to_none: true);
+    public void ZeroGrad()
+    {
+        model.zero_grad(set_to_none: true);
+        foreach (var p in parameters)   // adapter factors are not registered in the module tree
+            if (p.grad is { } grad)
+            {
+                p.grad = null;
+                grad.Dispose();
+            }
+    }
 
     /// <summary>Clips the gradient norm to <paramref name="maxNorm"/> (when &gt; 0), takes a step if the
     /// norm is finite, and returns the norm before clipping (NaN/∞ means the step was skipped).</summary>

@@ -137,6 +137,27 @@ public sealed record TrainConfig
     [Description("Peak SFT learning rate (10% warm-up, cosine decay).")]
     public double SftLearningRate { get; init; } = 3e-3;
 
+    // ---- LoRA (PEFT) ------------------------------------------------------------------------------
+    [Description("Train LoRA adapters on a frozen base instead of every weight (docs/lora.md). TRL: use_peft.")]
+    public bool UsePeft { get; init; }
+    [Description("LoRA rank r. TRL: lora_r (default 16).")]
+    public int LoraR { get; init; } = 16;
+    [Description("LoRA α; the update is scaled by α/r (α/√r with use_rslora). TRL: lora_alpha (default 32).")]
+    public double LoraAlpha { get; init; } = 32;
+    [Description("Dropout on the adapters' input during updates. TRL: lora_dropout (default 0.05).")]
+    public double LoraDropout { get; init; } = 0.05;
+    [Description("Projections that get adapters: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, or all-linear. TRL: lora_target_modules (default: PEFT's q_proj, v_proj for Qwen and Llama).")]
+    public IReadOnlyList<string> LoraTargetModules { get; init; } = new[] { "q_proj", "v_proj" };
+    [Description("Rank-stabilised LoRA: scale by α/√r. TRL: use_rslora.")]
+    public bool UseRslora { get; init; }
+    [Description("Recompute each decoder layer in the backward pass instead of keeping its activations: less memory, about one more forward pass per update. TRL: gradient_checkpointing.")]
+    public bool GradientCheckpointing { get; init; }
+    [Description("Start from this PEFT adapter directory (adapter_config.json + adapter_model.safetensors) instead of fresh adapters; its r, α, dropout and targets replace the lora_* keys. Needs use_peft.")]
+    public string? Adapter { get; init; }
+
+    /// <summary>The LoRA settings of the lora_* keys.</summary>
+    public Models.Adapters.LoraSettings Lora => new(LoraR, LoraAlpha, LoraDropout, LoraTargetModules, UseRslora);
+
     /// <summary>Rollout batch size, B·G.</summary>
     public int CompletionsPerStep => PromptsPerStep * NumGenerations;
 
@@ -190,6 +211,9 @@ public sealed record TrainConfig
         Require(RewardWeights is null || RewardWeights.Count == RewardFuncs.Count, "reward_weights",
             $"has {RewardWeights?.Count} weights for {RewardFuncs.Count} reward functions.");
         Require(SftSteps >= 0 && SftBatchSize >= 1 && SftLearningRate > 0, "sft_steps", "sft_steps ≥ 0, sft_batch_size ≥ 1 and sft_learning_rate > 0 are required.");
+        if (UsePeft) Lora.Validate();
+        Require(Adapter is null || UsePeft, "adapter", "starts from a LoRA adapter; set use_peft: true.");
+        Require(!(UsePeft && SftSteps > 0), "sft_steps", "the supervised warm start trains every weight; with use_peft, warm-start the base model separately (gspo sft) and train the adapter on it.");
         Require(Models.Architecture.ModelConfig.ParseType(InitArch) is not null, "init_arch", $"is '{InitArch}'; must be qwen3, qwen3_moe, qwen2 or llama.");
         Require(Models.TinyConfigs.ParseSize(InitSize) is not null, "init_size", $"is '{InitSize}'; must be tiny, small or 50m.");
         Require(Device == "cpu" || System.Text.RegularExpressions.Regex.IsMatch(Device, @"^cuda(:\d+)?$"), "device", $"is '{Device}'; must be cpu, cuda or cuda:N.");

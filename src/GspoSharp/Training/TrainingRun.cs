@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using GspoSharp.Models;
+using GspoSharp.Models.Adapters;
 using GspoSharp.Models.Architecture;
 using GspoSharp.Models.Checkpoints;
 using GspoSharp.Reports;
@@ -55,6 +56,7 @@ public sealed partial class TrainingRun
     readonly Checkpoints checkpoints;
     readonly Stopwatch clock = Stopwatch.StartNew();
     double priorSeconds;   // taken by the earlier invocations of a resumed run
+    LoraSettings? lora;    // the adapters' settings in a use_peft run
     ScalarType storageDtype = ScalarType.Float32;   // of the model files written: save_dtype resolved against the base model
 
     /// <summary>Wall-clock seconds of the whole run, over all its invocations.</summary>
@@ -126,6 +128,12 @@ public sealed partial class TrainingRun
             MasterWeights.RoundTo(policy.Model, run.storageDtype);
             start = sft;
         }
+        if (config.UsePeft)
+        {
+            progress.Stage("model", config.Adapter is { } adapter ? $"LoRA adapter from {adapter}" : $"fresh LoRA adapters (r {config.LoraR}, α {config.LoraAlpha})");
+            run.lora = config.Adapter is { } dir ? PeftAdapter.Load(policy.Model, dir) : config.Lora;
+            if (config.Adapter is null) Lora.Attach(policy.Model, run.lora, config.Seed);
+        }
         double before = run.Evaluate(policy, eval, "before").Accuracy;
         var state = new TrainerState(0, 0, config.Seed, 0, before, Path.GetRelativePath(runDirectory, start), 0);
         return run.Loop(policy, train, eval, rewards, state, optimizerCheckpoint: null);
@@ -166,8 +174,12 @@ public sealed partial class TrainingRun
                                 (finishing ? ": every step is trained; finishing the run (final evaluation, model, summary, report)" : ""));
         TruncateMetrics(Path.Combine(runDirectory, "metrics.jsonl"), state.Step, dropFinalEvaluation: finishing);
         var (rewards, train, eval) = run.Data();
-        run.storageDtype = SaveDtypes.Resolve(config.SaveDtype, Path.Combine(latest.Path, "model"));
-        using var policy = Checkpoints.LoadPolicy(latest.Path, config.ChatTemplate, config.Device);
+        string startModel = Path.Combine(runDirectory, state.StartModel);
+        run.storageDtype = SaveDtypes.Resolve(config.SaveDtype, config.UsePeft ? startModel : Path.Combine(latest.Path, "model"));
+        // A LoRA checkpoint holds only the adapter: the frozen base is the run's start model.
+        using var policy = config.UsePeft ? Policy.Load(startModel, config.ChatTemplate, config.Device)
+            : Checkpoints.LoadPolicy(latest.Path, config.ChatTemplate, config.Device);
+        if (config.UsePeft) run.lora = PeftAdapter.Load(policy.Model, Path.Combine(latest.Path, Checkpoints.AdapterDirectory));
         if (!finishing) return run.Loop(policy, train, eval, rewards, state, Path.Combine(latest.Path, "optimizer.bin"));
         // Killed after the last checkpoint, before summary.json: the weights are final, only the tail is left.
         run.priorSeconds = state.WallSeconds;
@@ -217,7 +229,7 @@ public sealed partial class TrainingRun
     RunSummary Loop(Policy policy, Dataset train, Dataset eval, RewardModel rewards, TrainerState state, string? optimizerCheckpoint)
     {
         string start = Path.Combine(runDirectory, state.StartModel);
-        using var reference = config.Beta > 0 ? Policy.Load(start, config.ChatTemplate, config.Device) : null;
+        using var reference = config.Beta > 0 && lora is null ? Policy.Load(start, config.ChatTemplate, config.Device) : null;
         using var trainer = new GspoTrainer(config, policy, train, rewards, reference);
         if (optimizerCheckpoint is not null) trainer.Restore(state.Step, optimizerCheckpoint, state.OptimizerSteps);
         using var log = new MetricsLog(Path.Combine(runDirectory, "metrics.jsonl"));
@@ -235,7 +247,7 @@ public sealed partial class TrainingRun
             PromptsConsumed = (long)trainer.StepsDone * config.PromptsPerStep, ConsecutiveBadSteps = guard.Consecutive,
             WallSeconds = WallSeconds,
         };
-        string Checkpoint() => lastCheckpoint = checkpoints.Save(trainer, policy, Current(), config, start, config.SaveTotalLimit, storageDtype);
+        string Checkpoint() => lastCheckpoint = checkpoints.Save(trainer, policy, Current(), config, start, config.SaveTotalLimit, storageDtype, lora);
 
         while (trainer.StepsDone < config.MaxSteps)
         {
@@ -280,7 +292,9 @@ public sealed partial class TrainingRun
         tensorboard.Write(config.MaxSteps, new Dictionary<string, double> { ["eval/accuracy"] = after });
         progress.Stage("save", "saving the trained model");
         string final = Path.Combine(runDirectory, "final-model");
-        ModelDirectory.Save(policy.Model, final, companionsFrom: Path.Combine(runDirectory, state.StartModel), storageDtype: storageDtype, overwrite: true);
+        if (lora is null)
+            ModelDirectory.Save(policy.Model, final, companionsFrom: Path.Combine(runDirectory, state.StartModel), storageDtype: storageDtype, overwrite: true);
+        else Checkpoints.SaveAdapter(policy, lora, final, Path.Combine(runDirectory, state.StartModel));
         return Finish(state.AccuracyBefore, after, config.MaxSteps, final, null, lastCheckpoint);
     }
 

@@ -64,6 +64,32 @@ public class RecipeTests
     }
 
     [Fact]
+    public void The_lora_recipe_trains_an_adapter_on_a_tiny_qwen3_with_the_real_tokenizer()
+    {
+        using var dir = new TempDirectory();
+        string data = Path.Combine(AppContext.BaseDirectory, "Training", "data", "gsm8k-sample.jsonl");
+        string model = TinyWithRealTokenizer(Path.Combine(dir.Path, "model"), ModelType.Qwen3);
+        var config = ConfigFile.Load(new TrainConfig(), Path.Combine(Repository.Root, "recipes", "qwen3-0.6b-gsm8k-lora.yaml"), new[]
+        {
+            $"model={model}", "device=cpu", $"dataset={data}", $"eval_dataset={data}", "prompts_per_step=2", "num_generations=2",
+            "max_completion_length=8", "gradient_accumulation_steps=1", "max_steps=2", "save_steps=1", "eval_steps=0", "eval_prompts=2", "report=false",
+        });
+        Assert.True(config.UsePeft);
+        Assert.Equal((16, 32.0), (config.LoraR, config.LoraAlpha));
+        Assert.Equal(new[] { "all-linear" }, config.LoraTargetModules);
+        Assert.Equal((ImportanceSamplingLevel.Sequence, 3e-4, 4e-4), (config.ImportanceSamplingLevel, config.Epsilon!.Value, config.EpsilonHigh!.Value));
+
+        string run = Path.Combine(dir.Path, "run");
+        var summary = TrainingRun.Execute(config, run, new QuietProgress());
+        Assert.Null(summary.Stopped);
+        using var policy = Policy.Load(model, chatTemplate: true);
+        var settings = GspoSharp.Models.Adapters.PeftAdapter.Load(policy.Model, Path.Combine(run, "final-model"));
+        Assert.Equal(2.0, settings.Scaling);
+        Assert.Equal(7 * policy.Model.Config.NumHiddenLayers * 2, policy.Model.TrainableParameters().Count);
+        Assert.True(File.Exists(Path.Combine(run, "final-model", "tokenizer.json")));
+    }
+
+    [Fact]
     public void Every_recipe_and_the_demo_parse_and_validate()
     {
         foreach (var path in Directory.GetFiles(Path.Combine(Repository.Root, "recipes"), "*.yaml"))
