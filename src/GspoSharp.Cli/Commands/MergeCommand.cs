@@ -1,7 +1,6 @@
 using System.CommandLine;
 using GspoSharp.Models;
 using GspoSharp.Models.Adapters;
-using static TorchSharp.torch;
 
 namespace GspoSharp.Cli.Commands;
 
@@ -21,7 +20,7 @@ internal static class MergeCommand
         command.SetAction(parse => CommandErrors.Run(() =>
         {
             string baseDirectory = parse.GetValue(model)!.FullName;
-            var storage = StorageDtype(baseDirectory);
+            var storage = ModelDirectory.StorageDtype(baseDirectory);   // what the base's weights are stored in, as save_dtype: auto reads it
             using var lm = ModelDirectory.Load(baseDirectory);   // float32 holds float32, bfloat16 and float16 weights exactly
             var settings = PeftAdapter.Load(lm, parse.GetValue(adapter)!.FullName);
             Lora.Merge(lm);
@@ -31,13 +30,4 @@ internal static class MergeCommand
         }));
         return command;
     }
-
-    /// <summary>The dtype the base stores its weights in (config.json's torch_dtype).</summary>
-    static ScalarType StorageDtype(string directory) =>
-        Models.Architecture.ModelConfig.Load(Path.Combine(directory, ModelDirectory.ConfigFileName)).TorchDtype switch
-        {
-            "bfloat16" => ScalarType.BFloat16,
-            "float16" => ScalarType.Float16,
-            _ => ScalarType.Float32,
-        };
 }
