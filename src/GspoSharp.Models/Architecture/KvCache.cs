@@ -81,6 +81,26 @@ public sealed class KvCache : IDisposable
         Length += t;
     }
 
+    /// <summary>For a decoding step (one real token per row, no padding): marks the next position as real
+    /// and returns which keys each query may attend, [B, 1, 1, Length + 1], a view of the cache's own
+    /// mask: every real cached token and the new one. Follow the step with <see cref="AdvanceOne"/>.</summary>
+    internal Tensor DecodeMask()
+    {
+        if (Length + 1 > Capacity)
+            throw new InvalidOperationException($"KV cache full: {Length} + 1 positions exceed its capacity {Capacity}.");
+        var mask = keyMask.narrow(0, 0, Batch).narrow(1, 0, Length + 1);
+        mask.narrow(1, Length, 1).fill_(Scalars.One);
+        return mask.unsqueeze(1).unsqueeze(1);
+    }
+
+    /// <summary>Records a decoding step: one real token appended to every row of every layer.</summary>
+    internal void AdvanceOne()
+    {
+        using var next = nextPosition.narrow(0, 0, Batch);
+        next.add_(Scalars.OneInt, Scalars.OneInt);
+        Length += 1;
+    }
+
     /// <summary>Makes the live rows the current rows <paramref name="index"/> [n] (e.g. the unfinished
     /// samples, or each prompt repeated n times to share one prefill), in place.</summary>
     public void SelectRows(Tensor index)

@@ -22,12 +22,22 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>The weight w [dim].</summary>
+    internal Tensor Weight => weight;
+
     /// <inheritdoc />
-    public override Tensor forward(Tensor x)
+    public override Tensor forward(Tensor x) => Normalize(x, weight, eps);
+
+    /// <summary>w ⊙ x / √(mean(x²) + ε) over the last dimension, with any weight that broadcasts against x
+    /// (the fused q/k path normalises the heads of q and k in one call with a [H + H_kv, D] weight).</summary>
+    internal static Tensor Normalize(Tensor x, Tensor weight, Scalar eps)
     {
         using var scope = NewDisposeScope();
-        var x32 = x.to_type(Precision.Accumulate(x.dtype));
-        var normed = x32 * (x32 * x32).mean(new long[] { -1 }, keepdim: true).add(eps, Scalars.One).rsqrt();
-        return (weight * normed.to_type(x.dtype)).MoveToOuterDisposeScope();
+        var accumulate = Precision.Accumulate(x.dtype);
+        var x32 = x.dtype == accumulate ? x : x.to_type(accumulate);
+        // The same operations as x·rsqrt(mean(x²) + ε), the last two in place: fewer tensors per call.
+        var normed = x32 * x32.square().mean(new long[] { -1 }, keepdim: true).add_(eps, Scalars.One).rsqrt_();
+        if (normed.dtype != x.dtype) normed = normed.to_type(x.dtype);
+        return (weight * normed).MoveToOuterDisposeScope();
     }
 }
