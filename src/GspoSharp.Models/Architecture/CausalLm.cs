@@ -107,6 +107,36 @@ public sealed class CausalLm : nn.Module
         foreach (var (_, layer) in Projections()) layer.AdapterEnabled = enabled;
     }
 
+    /// <summary>
+    /// Until the returned handle is disposed, passes that record no gradient compute q, k and v with
+    /// one GEMM on a concatenated copy of the three weights, and normalise and rotate q and k in one
+    /// call (the rollout engine does this for each generation). The copies are taken now:
+    /// weights must not change while the handle lives. Projections with an enabled adapter, and passes
+    /// that record gradients, use the separate weights as always. Parameters, their names and
+    /// checkpoints are unaffected. Nested calls share the first call's copies.
+    /// </summary>
+    public IDisposable FuseProjections()
+    {
+        if (fusionDepth++ == 0)
+            foreach (var layer in model.layers) layer.SelfAttention.Fuse(DType);
+        return new Unfusion(this);
+    }
+
+    int fusionDepth;
+
+    sealed class Unfusion(CausalLm owner) : IDisposable
+    {
+        bool done;
+
+        public void Dispose()
+        {
+            if (done) return;
+            done = true;
+            if (--owner.fusionDepth == 0)
+                foreach (var layer in owner.model.layers) layer.SelfAttention.Unfuse();
+        }
+    }
+
     /// <summary>A KV cache with <paramref name="rows"/> live rows (room for <paramref name="maxRows"/>) and
     /// <paramref name="capacity"/> positions.</summary>
     public KvCache NewCache(long rows, long capacity, long? maxRows = null) => new(Config, rows, capacity, DType, Device, maxRows);

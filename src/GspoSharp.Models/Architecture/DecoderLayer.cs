@@ -27,6 +27,9 @@ public sealed class DecoderLayer : nn.Module
         RegisterComponents();
     }
 
+    /// <summary>The layer's attention.</summary>
+    internal Attention SelfAttention => self_attn;
+
     /// <summary>x [B, t, d] → [B, t, d].</summary>
     public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, KvCache? cache, RoutingContext? routing, bool groupedExperts)
     {

@@ -31,6 +31,7 @@ public sealed class RolloutEngine(CausalLm model, Func<IReadOnlyList<long>, stri
         var samples = Enumerable.Range(0, rows).Select(r => new SampleState(r / n, r % n, prompts[r / n],
             Math.Min(options.MaxNewTokens, context - prompts[r / n].Length), options.Seed, options.FirstPromptIndex)).ToArray();
         using var noGrad = no_grad();
+        using var fusion = model.FuseProjections();   // weights do not change during a generation
         using var callScope = NewDisposeScope();
         using var cache = model.NewCache(prompts.Count, width + options.MaxNewTokens, maxRows: rows);
         using var routing = recordRouting ? new RoutingTrace(model.Config, prompts, n, options.MaxNewTokens) : null;

@@ -134,6 +134,7 @@ public sealed class GspoTrainer : IDisposable
         bool baseReference = reference is null && config.Beta > 0;   // adapters switched off
         Tensor? refLogProbs = reference is null && !baseReference ? null : zeros(new[] { batch.Rows, batch.CompletionWidth }, device: model.Device);
         using (no_grad())
+        using (model.FuseProjections())   // no update until the loop ends
             foreach (var micro in miniBatches.SelectMany(mb => mb))
             {
                 var index = Index(micro, model.Device);
