@@ -17,34 +17,43 @@ namespace GspoSharp.Models.Architecture;
 /// </summary>
 internal sealed class SelectedLogProbs : autograd.SingleTensorFunction<SelectedLogProbs>
 {
-    /// <summary>Rows of logits materialised at once: 256 × 152k float32 ≈ 155 MB.</summary>
+    /// <summary>Rows of logits materialised at once at least: 256 × 152k float32 ≈ 155 MB.</summary>
     public const long ChunkRows = 256;
+
+    /// <summary>Logits materialised at once at most (the 256 rows of a 152k vocabulary): with a small
+    /// vocabulary a chunk holds more rows, so the tiny models score a whole batch in one chunk, with
+    /// ~25 LibTorch calls instead of ~25 per 256 rows.</summary>
+    public const long ChunkElements = ChunkRows * 152_064;
+
+    /// <summary>Rows per chunk for a vocabulary of <paramref name="vocab"/> tokens.</summary>
+    public static long RowsPerChunk(long vocab) => Math.Max(ChunkRows, ChunkElements / Math.Max(1, vocab));
 
     public override string Name => nameof(SelectedLogProbs);
 
     /// <summary>Returns log-probs [N] and entropies [N] in float32 (float64 for float64 inputs); the
     /// entropies carry no gradient.</summary>
-    public static (Tensor LogProbs, Tensor Entropy) Compute(Tensor hidden, Tensor weight, Tensor targets, double temperature)
+    public static (Tensor LogProbs, Tensor Entropy) Compute(Tensor hidden, Tensor weight, Tensor targets, double temperature, long? chunkRows = null)
     {
         // Entropies are not an output of the function (docs/decisions/0003 and 0004): a second output
         // either needs mark_non_differentiable, whose handle array TorchSharp 0.107 unpins before the
         // native call, or comes back to backward as an undefined gradient, which TorchSharp wraps in
         // a tensor object its live-tensor count never releases.
         var entropy = empty(hidden.shape[0], Precision.Accumulate(hidden.dtype), hidden.device);
-        return (apply(hidden, weight, targets, temperature, entropy), entropy);
+        return (apply(hidden, weight, targets, temperature, entropy, chunkRows ?? RowsPerChunk(weight.shape[0])), entropy);
     }
 
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
         var (hidden, weight, targets, temperature, entropy) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], (double)vars[3], (Tensor)vars[4]);
+        long chunk = (long)vars[5];
         long n = hidden.shape[0];
         var acc = Precision.Accumulate(hidden.dtype);
         var logProbs = empty(n, acc, hidden.device);
         var logSumExp = empty(n, acc, hidden.device);
-        for (long start = 0; start < n; start += ChunkRows)
+        for (long start = 0; start < n; start += chunk)
         {
             using var scope = NewDisposeScope();
-            long rows = Math.Min(ChunkRows, n - start);
+            long rows = Math.Min(chunk, n - start);
             var logits = Logits(hidden.narrow(0, start, rows), weight, temperature);
             var lse = logits.logsumexp(1);
             var y = targets.narrow(0, start, rows).unsqueeze(1);
@@ -55,6 +64,7 @@ internal sealed class SelectedLogProbs : autograd.SingleTensorFunction<SelectedL
         }
         ctx.save_for_backward(new List<Tensor> { hidden, weight, targets, logSumExp });
         ctx.save_data("temperature", temperature);
+        ctx.save_data("chunk", chunk);
         // Undefined output gradients stay undefined: materialising them would use TorchSharp's
         // cached output templates, which belong to the caller's dispose scope and may be gone.
         ctx.set_materialize_grads(false);
@@ -66,15 +76,16 @@ internal sealed class SelectedLogProbs : autograd.SingleTensorFunction<SelectedL
         var saved = ctx.get_saved_variables();
         var (hidden, weight, targets, logSumExp) = (saved[0], saved[1], saved[2], saved[3]);
         double temperature = (double)ctx.get_data("temperature");
-        if (grad.IsInvalid) return new List<Tensor> { null!, null!, null!, null!, null! };
+        long chunk = (long)ctx.get_data("chunk");
+        if (grad.IsInvalid) return new List<Tensor> { null!, null!, null!, null!, null!, null! };
         long n = hidden.shape[0];
         var acc = Precision.Accumulate(hidden.dtype);
         var gradHidden = zeros_like(hidden);
         var gradWeight = zeros(weight.shape, acc, weight.device);
-        for (long start = 0; start < n; start += ChunkRows)
+        for (long start = 0; start < n; start += chunk)
         {
             using var scope = NewDisposeScope();
-            long rows = Math.Min(ChunkRows, n - start);
+            long rows = Math.Min(chunk, n - start);
             var h = hidden.narrow(0, start, rows);
             var logits = Logits(h, weight, temperature);
             var g = grad.narrow(0, start, rows).to_type(acc).unsqueeze(1);
@@ -84,7 +95,7 @@ internal sealed class SelectedLogProbs : autograd.SingleTensorFunction<SelectedL
             gradHidden.narrow(0, start, rows).copy_(dLogits.matmul(weight.to_type(acc)));
             gradWeight.add_(dLogits.t().matmul(h.to_type(acc)), Scalars.One);
         }
-        return new List<Tensor> { gradHidden, gradWeight.to_type(weight.dtype), null!, null!, null! };
+        return new List<Tensor> { gradHidden, gradWeight.to_type(weight.dtype), null!, null!, null!, null! };
     }
 
     static Tensor Logits(Tensor hidden, Tensor weight, double temperature)

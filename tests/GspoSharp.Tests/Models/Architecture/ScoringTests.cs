@@ -11,7 +11,8 @@ public class ScoringTests
     [InlineData(0.7)]
     public void Chunked_log_probs_and_gradients_equal_the_plain_computation(double temperature)
     {
-        // 3 × 130 positions: more than one chunk of rows (256), some rows masked out.
+        // 3 × 130 positions, some rows masked out (one chunk: the small vocabulary fits 390 rows in one;
+        // Any_chunking_gives_the_same_log_probs_and_gradients covers several).
         var config = Config(ModelType.Qwen3, vocab: 97, edit: j => j["tie_word_embeddings"] = false);
         using var lm = RandomModel(config, dtype: ScalarType.Float64);
         using var scope = NewDisposeScope();
@@ -41,6 +42,39 @@ public class ScoringTests
         for (int i = 0; i < plainGrads.Count; i++)
             Assert.True(MaxDiff(plainGrads[i], chunkedGrads[i]) <= 1e-9, $"gradient of parameter {i}");
         Assert.Equal(0.0, scores.LogProbs.masked_select(target.logical_not()).abs().sum().item<double>());
+    }
+
+    [Theory]
+    [InlineData(1L)]
+    [InlineData(7L)]
+    [InlineData(64L)]
+    public void Any_chunking_gives_the_same_log_probs_and_gradients(long chunkRows)
+    {
+        using var scope = NewDisposeScope();
+        var generator = new Generator(4);
+        var hidden = randn(new long[] { 150, 12 }, ScalarType.Float64, generator: generator).requires_grad_();
+        var weight = randn(new long[] { 33, 12 }, ScalarType.Float64, generator: generator).requires_grad_();
+        var targets = randint(0, 33, new long[] { 150 }, generator: generator);
+        var coefficients = linspace(-1, 2, 150, ScalarType.Float64);
+
+        // The plain computation, all 150 rows of logits at once.
+        var logSoftmax = (hidden.matmul(weight.t()) / 0.7).log_softmax(-1);
+        var plain = logSoftmax.gather(1, targets.unsqueeze(1)).squeeze(1);
+        var entropy = -(logSoftmax.exp() * logSoftmax).sum(-1);
+        var (plainHidden, plainWeight) = Gradients(plain);
+
+        var (chunked, chunkedEntropy) = SelectedLogProbs.Compute(hidden, weight, targets, 0.7, chunkRows);
+        var (chunkedHidden, chunkedWeight) = Gradients(chunked);
+        Assert.True(MaxDiff(plain, chunked) <= 1e-12, "log-probs");
+        Assert.True(MaxDiff(entropy, chunkedEntropy) <= 1e-12, "entropies");
+        Assert.True(MaxDiff(plainHidden, chunkedHidden) <= 1e-12, "gradient of the hidden states");
+        Assert.True(MaxDiff(plainWeight, chunkedWeight) <= 1e-12, "gradient of the weight");
+
+        (Tensor, Tensor) Gradients(Tensor logProbs)
+        {
+            var grads = autograd.grad(new[] { (logProbs * coefficients).sum() }, new[] { hidden, weight });
+            return (grads[0], grads[1]);
+        }
     }
 
     [Fact]
