@@ -52,7 +52,7 @@ internal static class PeerMatmul
         }
     }
 
-    static string? FindPythonWithTorch()
+    internal static string? FindPythonWithTorch()
     {
         string? chosen = Environment.GetEnvironmentVariable("GSPO_BENCH_PYTHON");
         var candidates = chosen is { Length: > 0 } ? new[] { chosen } : new[] { "python3", "/usr/bin/python3" };
@@ -60,7 +60,7 @@ internal static class PeerMatmul
     }
 
     /// <summary>Runs a process to its end (killing it after <paramref name="timeout"/>) and returns its stdout and stderr.</summary>
-    static (bool Ok, string Output) Run(string file, TimeSpan timeout, params string[] arguments)
+    internal static (bool Ok, string Output) Run(string file, TimeSpan timeout, params string[] arguments)
     {
         var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (string a in arguments) info.ArgumentList.Add(a);

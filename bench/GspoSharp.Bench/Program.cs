@@ -6,7 +6,7 @@ OpenMpSettings.PreferPassiveWaiting();   // as the gspo tool does (docs/performa
 // Benchmarks print figures measured side by side in one run; docs/performance.md records them.
 //   dotnet run -c Release --project bench/GspoSharp.Bench -- [matmul|objective|model|rollout|step|reward|ops|peer|all] [--quick] [--no-peer]
 string which = args.Length > 0 ? args[0] : "all";
-string[] known = { "matmul", "objective", "model", "rollout", "step", "reward", "ops", "all" };
+string[] known = { "matmul", "objective", "model", "rollout", "step", "reward", "ops", "peer", "all" };
 string[] options = { "--quick", "--no-peer" };
 if (!known.Contains(which))
 {
@@ -29,4 +29,5 @@ if (which is "rollout" or "all") RolloutBench.Run(ceiling, quick: args.Contains(
 if (which is "step" or "all") StepBench.Run();
 if (which is "reward" or "all") RewardBench.Run();   // plain C# on strings: no tensors
 if (which is "ops") OpsBench.Run();
+if (which is "peer") PeerBench.Run(quick: args.Contains("--quick"));
 return 0;

@@ -109,11 +109,14 @@ public sealed class KvCache : IDisposable
         if (rows < 1 || rows > MaxRows)
             throw new ArgumentException($"cannot select {rows} rows in a KV cache of at most {MaxRows}.");
         using var scope = NewDisposeScope();
-        foreach (var buffer in keys.Concat(values).Append(keyMask).Append(nextPosition))
+        // Only the filled positions move: the rest of the capacity holds nothing yet.
+        foreach (var buffer in keys.Concat(values))
         {
-            var gathered = buffer.narrow(0, 0, Batch).index_select(0, index);   // a copy: safe to write back
-            buffer.narrow(0, 0, rows).copy_(gathered);
+            var gathered = buffer.narrow(0, 0, Batch).narrow(2, 0, Length).index_select(0, index);   // a copy: safe to write back
+            buffer.narrow(0, 0, rows).narrow(2, 0, Length).copy_(gathered);
         }
+        keyMask.narrow(0, 0, rows).narrow(1, 0, Length).copy_(keyMask.narrow(0, 0, Batch).narrow(1, 0, Length).index_select(0, index));
+        nextPosition.narrow(0, 0, rows).copy_(nextPosition.narrow(0, 0, Batch).index_select(0, index));
         Batch = rows;
     }
 

@@ -1,0 +1,239 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using GspoSharp.Models;
+using GspoSharp.Models.Architecture;
+using GspoSharp.Rewards;
+using GspoSharp.Rollout;
+using GspoSharp.Tasks;
+using GspoSharp.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace GspoSharp.Bench;
+
+/// <summary>
+/// GspoSharp against PyTorch eager (bench/peer/peer.py), side by side in one run: the same
+/// checkpoint directory, the same shapes, the same thread count. For each model the peer first
+/// scores sequences and compares its log-probs with GspoSharp's; it refuses to time if they
+/// differ. Each figure is the best of a few runs after a warm-up run; the speed-up is PyTorch's
+/// time over GspoSharp's (above 1: GspoSharp is faster).
+/// </summary>
+internal static class PeerBench
+{
+    const int Repeats = 2;
+
+    /// <summary>A Qwen3-0.6B-shaped config (its published sizes), random weights.</summary>
+    static ModelConfig Qwen3Shaped06B()
+    {
+        var json = TinyConfigs.Create(ModelType.Qwen3, ModelSize.Tiny, 151936).ToJson();
+        json["hidden_size"] = 1024;
+        json["intermediate_size"] = 3072;
+        json["num_hidden_layers"] = 28;
+        json["num_attention_heads"] = 16;
+        json["num_key_value_heads"] = 8;
+        json["head_dim"] = 128;
+        json["max_position_embeddings"] = 40960;
+        json["rope_theta"] = 1000000.0;
+        return ModelConfig.FromJson(json, "Qwen3-0.6B-shaped config");
+    }
+
+    public static void Run(bool quick)
+    {
+        string script = Path.Combine(AppContext.BaseDirectory, "peer", "peer.py");
+        string? python = PeerMatmul.FindPythonWithTorch();
+        if (python is null)
+        {
+            Console.WriteLine("peer (PyTorch eager): skipped — no python3 that can import torch was found (bench/README.md)");
+            return;
+        }
+        int threads = get_num_threads();
+        Console.WriteLine($"GspoSharp against PyTorch eager ({python}), both with {threads} intra-op thread{(threads == 1 ? "" : "s")}; " +
+                          "speed-up = PyTorch time ÷ GspoSharp time");
+        string root = Path.Combine(Path.GetTempPath(), $"gspo-peer-{Guid.NewGuid():N}");
+        try
+        {
+            // Parity of all four architectures before any timing.
+            foreach (var type in new[] { ModelType.Qwen3, ModelType.Qwen3Moe, ModelType.Qwen2, ModelType.Llama })
+            {
+                string dir = Path.Combine(root, ModelConfig.Name(type));
+                TinyModels.Create(dir, type, ModelSize.Tiny, seed: 1);
+                var peer = Peer(python, script, dir, threads, "--workload", "check");
+                if (peer is null) return;
+            }
+
+            string tiny = Path.Combine(root, "tiny"), m30 = Path.Combine(root, "30m"), big = Path.Combine(root, "0.6b");
+            TinyModels.Create(tiny, ModelType.Qwen3, ModelSize.Tiny, seed: 1);
+            TinyModels.Create(m30, ModelType.Qwen3, ModelSize.Bench50M, seed: 1);   // the tiny tokenizer's 512 tokens: ~32 M parameters
+            var rows = new List<(string Name, string Dir, string Workload, int Batch, int Prompt, int New)>
+            {
+                ("rollout, tiny, 64 × 128 new tokens", tiny, "rollout", 64, 16, 128),
+                ("rollout, 30M-class, 64 × 128 new tokens", m30, "rollout", 64, 16, 128),
+                ("update, tiny, 64 × 64 tokens", tiny, "update", 64, 64, 0),
+                ("update, 30M-class, 8 × 128 tokens", m30, "update", 8, 128, 0),
+            };
+            if (!quick)
+            {
+                using (var lm = new CausalLm(Qwen3Shaped06B()))
+                {
+                    lm.InitializeWeights(1);
+                    ModelDirectory.Save(lm, big);
+                }
+                rows.Add(("rollout, Qwen3-0.6B-shaped, 8 × 32 new tokens", big, "rollout", 8, 16, 32));
+                rows.Add(("update, Qwen3-0.6B-shaped, 4 × 64 tokens", big, "update", 4, 64, 0));
+            }
+            foreach (var row in rows)
+            {
+                double ours;
+                string parameters;
+                using (var lm = ModelDirectory.Load(row.Dir))
+                {
+                    parameters = $"{lm.Config.ParameterCount() / 1e6:F1} M";
+                    ours = row.Workload == "rollout" ? Rollout(lm, row.Batch, row.Prompt, row.New) : Update(lm, row.Batch, row.Prompt);
+                }
+                var peer = Peer(python, script, row.Dir, threads, "--workload", row.Workload, "--batch", row.Batch.ToString(),
+                    "--prompt", row.Prompt.ToString(), "--new", Math.Max(1, row.New).ToString(), "--repeats", Repeats.ToString());
+                if (peer is null) return;
+                Print(row.Name + $" ({parameters})", ours, peer.Value, threads);
+            }
+            foreach (var (name, dir, prompts) in new[] { ("RL step, demo (tiny, 16 × 8, 64 tokens)", tiny, 16), ("RL step, 30M-class (4 × 8, 64 tokens)", m30, 4) })
+            {
+                double ours = Step(dir, prompts, out int promptLength);
+                var peer = Peer(python, script, dir, threads, "--workload", "step", "--batch", prompts.ToString(), "--prompt", promptLength.ToString(),
+                    "--new", "64", "--group", "8", "--minibatches", "4", "--repeats", "1");
+                if (peer is null) return;
+                Print(name, ours, peer.Value, threads);
+            }
+        }
+        finally
+        {
+            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        }
+    }
+
+    static void Print(string name, double ours, double peer, int threads) =>
+        Console.WriteLine($"  {name,-56} GspoSharp {ours,8:F3} s | PyTorch {peer,8:F3} s | speed-up {peer / ours,5:F2}× | threads {threads}/{threads}");
+
+    static long[][] Prompts(int count, int length, int vocab)
+    {
+        var random = new Random(count * 1000 + length);
+        return Enumerable.Range(0, count).Select(_ => Enumerable.Range(0, length).Select(_ => (long)random.Next(vocab)).ToArray()).ToArray();
+    }
+
+    static double Best(Action run, int repeats = Repeats)
+    {
+        run();
+        double best = double.MaxValue;
+        for (int i = 0; i < repeats; i++)
+        {
+            var watch = Stopwatch.StartNew();
+            run();
+            best = Math.Min(best, watch.Elapsed.TotalSeconds);
+        }
+        return best;
+    }
+
+    static double Rollout(CausalLm lm, int batch, int prompt, int newTokens)
+    {
+        var prompts = Prompts(batch, prompt, lm.Config.VocabSize);
+        var engine = new RolloutEngine(lm);
+        return Best(() =>
+        {
+            using var result = engine.Generate(prompts, new SamplingOptions { MaxNewTokens = newTokens, Seed = 1 });   // no EOS: every sample runs to the end
+        });
+    }
+
+    static double Update(CausalLm lm, int batch, int length)
+    {
+        using var ids = tensor(Prompts(batch, length, lm.Config.VocabSize).SelectMany(p => p).ToArray(), new long[] { batch, length });
+        using var mask = ones(new long[] { batch, length }, ScalarType.Bool);
+        using var targets = ones(new long[] { batch, length - 1 }, ScalarType.Bool);
+        using var optimizer = optim.AdamW(lm.parameters(), 1e-5);
+        lm.train();
+        double seconds = Best(() =>
+        {
+            using var scope = NewDisposeScope();
+            optimizer.zero_grad();
+            using var scores = lm.ScoreTokens(ids, mask, targets);
+            scores.LogProbs.mean().neg().backward();
+            optimizer.step();
+        });
+        lm.eval();
+        return seconds;
+    }
+
+    /// <summary>A reward an untrained model varies on, so that every step has a gradient.</summary>
+    sealed class DigitShare : IRewardFunction
+    {
+        public string Name => "digits";
+        public RewardScore Score(RewardInput input) =>
+            new(input.Completion.Length == 0 ? 0 : input.Completion.Count(char.IsAsciiDigit) / (double)input.Completion.Length);
+    }
+
+    /// <summary>One GSPO step of the demo's shape (G = 8, 4 mini-batches, ≤ 64 tokens), with no
+    /// end-of-sequence token so that every completion has 64 tokens, as the peer's.</summary>
+    static double Step(string dir, int prompts, out int promptLength)
+    {
+        var config = new TrainConfig { PromptsPerStep = prompts, NumGenerations = 8, MaxCompletionLength = 64, StepsPerGeneration = 4, LearningRate = 1e-5, MaxSteps = 100 };
+        using var loaded = Policy.Load(dir, chatTemplate: false);
+        var policy = new Policy(loaded.Model, loaded.Tokenizer, false, new long[] { -1 });   // never sampled
+        var data = Dataset.FromTask(SyntheticTask.Get("arithmetic"), TaskSplit.Train, 1);
+        promptLength = (int)Math.Round(Enumerable.Range(0, prompts).Average(i => policy.EncodePrompt(data.Row(i)).Length));
+        using var trainer = new GspoTrainer(config, policy, data, new RewardModel(new[] { new WeightedReward(new DigitShare(), 1) }));
+        return Best(() => trainer.Step(), repeats: 1);
+    }
+
+    /// <summary>Writes GspoSharp's log-probs of 4 random sequences for the peer to check, runs the peer
+    /// and returns its time, or null (with a line saying why) if it refused or failed.</summary>
+    static double? Peer(string python, string script, string dir, int threads, params string[] workload)
+    {
+        string check = Path.Combine(dir, "check.json");
+        if (!File.Exists(check))
+        {
+            using var lm = ModelDirectory.Load(dir);
+            using var noGrad = no_grad();
+            using var scope = NewDisposeScope();
+            var sequences = Prompts(4, 24, lm.Config.VocabSize);
+            var ids = tensor(sequences.SelectMany(s => s).ToArray(), new long[] { 4, 24 });
+            using var scores = lm.ScoreTokens(ids, ones(4, 24, ScalarType.Bool), ones(4, 23, ScalarType.Bool));
+            var values = scores.LogProbs.to_type(ScalarType.Float64).data<double>().ToArray();
+            var json = new JsonObject
+            {
+                ["ids"] = new JsonArray(sequences.Select(s => (JsonNode)new JsonArray(s.Select(v => (JsonNode)v).ToArray())).ToArray()),
+                ["logprobs"] = new JsonArray(Enumerable.Range(0, 4).Select(r => (JsonNode)new JsonArray(values.Skip(r * 23).Take(23).Select(v => (JsonNode)v).ToArray())).ToArray()),
+            };
+            File.WriteAllText(check, json.ToJsonString());
+        }
+        var arguments = new List<string> { script, "--model", dir, "--threads", threads.ToString(), "--check", check };
+        arguments.AddRange(workload);
+        var (ok, output) = PeerMatmul.Run(python, TimeSpan.FromMinutes(30), arguments.ToArray());
+        string? line = output.Split('\n').LastOrDefault(l => l.TrimStart().StartsWith('{'));
+        if (line is null)
+        {
+            Console.WriteLine($"  peer failed on {Path.GetFileName(dir)}: {output.Trim().Split('\n').LastOrDefault()}");
+            return null;
+        }
+        using var doc = JsonDocument.Parse(line);
+        var root = doc.RootElement;
+        if (root.TryGetProperty("error", out var error))
+        {
+            Console.WriteLine($"  peer refused to time {Path.GetFileName(dir)}: {error.GetString()}");
+            return null;
+        }
+        if (!ok)
+        {
+            Console.WriteLine($"  peer failed on {Path.GetFileName(dir)}: {output.Trim().Split('\n').LastOrDefault()}");
+            return null;
+        }
+        if (workload.Length >= 2 && workload[1] == "check")
+        {
+            var blas = root.GetProperty("blas");
+            Console.WriteLine($"  log-probs of {root.GetProperty("model_type").GetString()}: PyTorch {root.GetProperty("torch").GetString()} agrees with GspoSharp " +
+                              $"to {root.GetProperty("check_max_abs_diff").GetDouble():G2} (threads {root.GetProperty("threads").GetInt32()}, OMP_WAIT_POLICY {root.GetProperty("omp_wait_policy").GetString()}; " +
+                              $"{string.Join(", ", blas.GetProperty("config").EnumerateArray().Select(e => e.GetString()))}; loaded {string.Join(" ", blas.GetProperty("loaded").EnumerateArray().Select(e => e.GetString()))}" +
+                              $"{(blas.GetProperty("openblas_core").GetString() is { } core ? ", OpenBLAS kernels " + core : "")})");
+            return 0;
+        }
+        return root.GetProperty("seconds").GetDouble();
+    }
+}
