@@ -28,7 +28,7 @@ public sealed record TrainConfig
     public bool ChatTemplate { get; init; }
 
     // ---- Data and rewards --------------------------------------------------------------------
-    [Description("Built-in synthetic task (arithmetic | reverse); unlimited train and held-out data from the seed. Exclusive with dataset.")]
+    [Description("Built-in synthetic task (arithmetic | reverse | long-sum); unlimited train and held-out data from the seed. Exclusive with dataset.")]
     public string? Task { get; init; } = "arithmetic";
     [Description("Training data: JSON Lines with \"prompt\" or \"messages\" and the fields the rewards need. Exclusive with task; setting it replaces the default task.")]
     public string? Dataset { get; init; }
