@@ -20,6 +20,14 @@ public sealed record TrainConfig
     public string InitArch { get; init; } = "qwen3";
     [Description("Size of a created model: tiny | small | 50m (docs/models.md).")]
     public string InitSize { get; init; } = "small";
+    [Description("Decoder layers of a created model; unset: the size's (tiny: 2, tiny qwen3_moe: 4). For deep-MoE studies (docs/models.md).")]
+    public int? InitNumHiddenLayers { get; init; }
+    [Description("qwen3_moe only: experts per layer of a created model; unset: the size's (8, 50m: 16).")]
+    public int? InitNumExperts { get; init; }
+    [Description("qwen3_moe only: experts each token uses (top-k) in a created model; unset: 2.")]
+    public int? InitNumExpertsPerTok { get; init; }
+    [Description("qwen3_moe only: width of each expert of a created model; unset: the size's (tiny: 32).")]
+    public int? InitMoeIntermediateSize { get; init; }
     [Description("Seed of a created model's initialisation.")]
     public long InitSeed { get; init; }
     [Description("Where the model runs: cpu, or cuda / cuda:N with a CUDA build of TorchSharp (this repository references TorchSharp-cpu).")]
@@ -158,6 +166,9 @@ public sealed record TrainConfig
     /// <summary>The LoRA settings of the lora_* keys.</summary>
     public Models.Adapters.LoraSettings Lora => new(LoraR, LoraAlpha, LoraDropout, LoraTargetModules, UseRslora);
 
+    /// <summary>The init_num_* overrides of a created model's shape.</summary>
+    public Models.ModelShape InitShape => new(InitNumHiddenLayers, InitNumExperts, InitNumExpertsPerTok, InitMoeIntermediateSize);
+
     /// <summary>Rollout batch size, B·G.</summary>
     public int CompletionsPerStep => PromptsPerStep * NumGenerations;
 
@@ -216,6 +227,15 @@ public sealed record TrainConfig
         Require(!(UsePeft && SftSteps > 0), "sft_steps", "the supervised warm start trains every weight; with use_peft, warm-start the base model separately (gspo sft) and train the adapter on it.");
         Require(Models.Architecture.ModelConfig.ParseType(InitArch) is not null, "init_arch", $"is '{InitArch}'; must be qwen3, qwen3_moe, qwen2 or llama.");
         Require(Models.TinyConfigs.ParseSize(InitSize) is not null, "init_size", $"is '{InitSize}'; must be tiny, small or 50m.");
+        if (Model is null && Models.TinyConfigs.ParseSize(InitSize) is { } size && Models.Architecture.ModelConfig.ParseType(InitArch) is { } type)
+            try
+            {
+                Models.TinyConfigs.Create(type, size, Models.TinyModels.VocabSize, shape: InitShape);   // checks the shape the run will create
+            }
+            catch (ArgumentException e)
+            {
+                throw new ArgumentException($"init_{e.Message.Split(' ')[0]}: {e.Message}");
+            }
         Require(Device == "cpu" || System.Text.RegularExpressions.Regex.IsMatch(Device, @"^cuda(:\d+)?$"), "device", $"is '{Device}'; must be cpu, cuda or cuda:N.");
         Require(Device == "cpu" || TorchSharp.torch.cuda.is_available(), "device",
             $"is '{Device}' but CUDA is not available: this build uses TorchSharp-cpu (reference TorchSharp-cuda-linux or -windows instead).");

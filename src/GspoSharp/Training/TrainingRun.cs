@@ -104,7 +104,7 @@ public sealed partial class TrainingRun
         {
             progress.Stage("model", $"creating a {config.InitSize} {config.InitArch} model");
             var (type, size) = InitModel(config);
-            TinyModels.Create(start, type, size, config.InitSeed);
+            TinyModels.Create(start, type, size, config.InitSeed, shape: config.InitShape);
         }
         run.storageDtype = SaveDtypes.Resolve(config.SaveDtype, start);
         progress.Stage("model", $"loading {start} (models are saved in {ModelDirectory.DtypeName(run.storageDtype)})");
