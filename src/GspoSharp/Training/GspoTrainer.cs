@@ -52,6 +52,9 @@ public sealed class GspoTrainer : IDisposable
     /// <summary>RL steps taken.</summary>
     public int StepsDone { get; private set; }
 
+    /// <summary>Factor on the configured clip range for the next step (epsilon_target_clip_fraction; 1 otherwise).</summary>
+    public double ClipScale { get; private set; } = 1;
+
     /// <summary>The reward calls of the last step that threw (each scored 0), with their messages.</summary>
     public IReadOnlyList<(string Function, int Completion, string Message)> RewardFailures { get; private set; } = [];
 
@@ -66,9 +69,10 @@ public sealed class GspoTrainer : IDisposable
     /// schedule position. Nothing else is needed for an exact continuation: every random draw of a
     /// step (data order, sampling, mini-batch shuffles) derives from (seed, step).
     /// </summary>
-    public void Restore(int stepsDone, string optimizerPath, int optimizerSteps)
+    public void Restore(int stepsDone, string optimizerPath, int optimizerSteps, double clipScale = 1)
     {
         StepsDone = stepsDone;
+        ClipScale = clipScale;
         optimization.Load(optimizerPath, optimizerSteps);
     }
 
@@ -167,7 +171,7 @@ public sealed class GspoTrainer : IDisposable
         // LoRA dropout draws from the global generator: seed it per step, so a resumed run repeats the masks.
         if (model.HasAdapters) random.manual_seed(config.Seed * 1_000_033 + step);
         var stats = new UpdateStatistics(config.ImportanceSamplingLevel);
-        var objective = config.Objective;
+        var objective = config.EpsilonTargetClipFraction is null ? config.Objective : EpsilonController.Apply(config.Objective, ClipScale);
         for (int iteration = 0; iteration < config.NumIterations; iteration++)
             for (int miniIndex = 0; miniIndex < miniBatches.Count; miniIndex++)
             {
@@ -202,6 +206,12 @@ public sealed class GspoTrainer : IDisposable
             }
         model.eval();
         stats.WriteTo(m);
+        if (config.EpsilonTargetClipFraction is { } target)
+        {
+            m["clip/epsilon_low"] = objective.ClipLow;
+            m["clip/epsilon_high"] = objective.ClipHigh;
+            ClipScale = EpsilonController.Next(ClipScale, m["clip_fraction/sequences/region"], target, config.EpsilonControllerRate);
+        }
         m["learning_rate"] = optimization.RateAt(Math.Max(0, optimization.Steps - 1));
         m["time/update"] = clock.Elapsed.TotalSeconds - before;
         m["tokens_per_second/update"] = (double)batch.CompletionMask.sum().item<long>() * config.NumIterations / Math.Max(1e-9, m["time/update"]);

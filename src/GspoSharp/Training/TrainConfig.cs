@@ -98,8 +98,16 @@ public sealed record TrainConfig
     public double? EpsilonHigh { get; init; }
     [Description("KL penalty weight to the initial policy (k3, per token); 0 = no reference model. GSPO paper and TRL: 0.")]
     public double Beta { get; init; }
-    [Description("grpo (per-response mean, the papers) | dapo (token mean) | dr_grpo (constant normaliser). TRL: loss_type.")]
+    [Description("grpo (per-response mean, the papers) | dapo (token mean) | dr_grpo (constant normaliser) | sapo (SAPO's soft gate instead of the clip, aggregated as grpo: ℓ = −(4/τ)·σ(τ(r−1))·Â, τ = sapo_temperature_pos when Â > 0, else sapo_temperature_neg; r is the level's ratio). TRL: loss_type.")]
     public LossType LossType { get; init; } = LossType.Grpo;
+    [Description("SAPO gate temperature τ for positive advantages (loss_type sapo). Paper and TRL: 1.0, for token ratios; GSPO's sequence ratio moves ~1e-3 per update and needs τ of order 1/ε. TRL: sapo_temperature_pos.")]
+    public double SapoTemperaturePos { get; init; } = SoftGate.TemperaturePos;
+    [Description("SAPO gate temperature τ for negative advantages (loss_type sapo). Paper and TRL: 1.05. TRL: sapo_temperature_neg.")]
+    public double SapoTemperatureNeg { get; init; } = SoftGate.TemperatureNeg;
+    [Description("Adaptive clip range: hold the fraction of clipped responses f near this target f*. After RL step k with fraction f_k, c ← clamp(c·exp(η·(f_k − f*)), 0.01, 100) (c = 1 at the start) and the next step clips at ε_low·c (at most 0.99) / ε_high·c. Unset: the fixed range. Logged as clip/epsilon_low, clip/epsilon_high.")]
+    public double? EpsilonTargetClipFraction { get; init; }
+    [Description("Rate η of the adaptive clip range (epsilon_target_clip_fraction): log ε moves by η·(f_k − f*) per RL step.")]
+    public double EpsilonControllerRate { get; init; } = EpsilonController.DefaultRate;
     [Description("group | batch | none: advantage scaling. TRL: scale_rewards (default group).")]
     public ScaleRewards ScaleRewards { get; init; } = ScaleRewards.Group;
     [Description("Exclude completions cut by max_completion_length from the loss. TRL: mask_truncated_completions (default false).")]
@@ -177,6 +185,7 @@ public sealed record TrainConfig
     {
         ImportanceSamplingLevel = ImportanceSamplingLevel, Epsilon = Epsilon, EpsilonHigh = EpsilonHigh,
         Beta = Beta, LossType = LossType, MaxCompletionLength = MaxCompletionLength,
+        SapoTemperaturePos = SapoTemperaturePos, SapoTemperatureNeg = SapoTemperatureNeg,
     };
 
     /// <summary>Checks every value and their consistency before any work starts; throws
@@ -214,6 +223,10 @@ public sealed record TrainConfig
         Require(Enum.IsDefined(SaveDtype), "save_dtype", $"is {(int)SaveDtype}; must be {SaveDtypes.Names}.");
         Require(SaveTotalLimit >= 1, "save_total_limit", $"is {SaveTotalLimit}; must be ≥ 1.");
         Require(MaxConsecutiveBadSteps >= 1, "max_consecutive_bad_steps", $"is {MaxConsecutiveBadSteps}; must be ≥ 1.");
+        Require(EpsilonTargetClipFraction is null or (> 0 and < 1), "epsilon_target_clip_fraction", $"is {EpsilonTargetClipFraction}; a fraction of responses in (0, 1).");
+        Require(EpsilonControllerRate > 0 && double.IsFinite(EpsilonControllerRate), "epsilon_controller_rate", $"is {EpsilonControllerRate}; must be > 0.");
+        Require(!(EpsilonTargetClipFraction is not null && LossType == LossType.Sapo), "epsilon_target_clip_fraction",
+            "adapts the hard clip range, which loss_type sapo does not use.");
         Require(!(UseSamplerLogprobs && RoutingReplay), "routing_replay",
             "records the experts of the old-log-prob pass, which use_sampler_logprobs skips; use one or the other.");
         Require((Task is null) != (Dataset is null), Task is null ? "dataset" : "task", "set exactly one of task and dataset.");
@@ -252,7 +265,7 @@ public sealed record TrainConfig
         }
         catch (ArgumentException e)
         {
-            throw new ArgumentException($"{e.ParamName switch { "Epsilon" => "epsilon", "EpsilonHigh" => "epsilon_high", "Beta" => "beta", _ => "max_completion_length" }}: {e.Message}");
+            throw new ArgumentException($"{e.ParamName switch { "Epsilon" => "epsilon", "EpsilonHigh" => "epsilon_high", "Beta" => "beta", "SapoTemperaturePos" => "sapo_temperature_pos", "SapoTemperatureNeg" => "sapo_temperature_neg", _ => "max_completion_length" }}: {e.Message}");
         }
     }
 }
