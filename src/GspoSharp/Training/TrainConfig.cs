@@ -110,6 +110,8 @@ public sealed record TrainConfig
     public double EpsilonControllerRate { get; init; } = EpsilonController.DefaultRate;
     [Description("group | batch | none: advantage scaling. TRL: scale_rewards (default group).")]
     public ScaleRewards ScaleRewards { get; init; } = ScaleRewards.Group;
+    [Description("Per-token advantages from the task's per-step credit (arithmetic, long-sum): Â_{i,t} = Â_i + λ·u_{i,t}, u = +1 on the tokens of a right worked step, −1 on a wrong one, 0 elsewhere; λ is this value. 0 = off (every token gets Â_i). Needs importance_sampling_level sequence_token (GSPO-token) or token.")]
+    public double StepAdvantageCoef { get; init; }
     [Description("Exclude completions cut by max_completion_length from the loss. TRL: mask_truncated_completions (default false).")]
     public bool MaskTruncatedCompletions { get; init; }
     [Description("Drop groups whose rewards are all equal (zero advantage, no signal) before the update; their fraction is logged either way.")]
@@ -174,6 +176,10 @@ public sealed record TrainConfig
     /// <summary>The LoRA settings of the lora_* keys.</summary>
     public Models.Adapters.LoraSettings Lora => new(LoraR, LoraAlpha, LoraDropout, LoraTargetModules, UseRslora);
 
+    /// <summary>The built-in task, when it gives per-step credit (<see cref="Tasks.SyntheticTask.Steps"/>); else null.</summary>
+    public Tasks.SyntheticTask? StepTask => Task is { } name && Tasks.SyntheticTask.BuiltIn.TryGetValue(name, out var task)
+        && task.Steps(task.Example(0, Tasks.TaskSplit.Train, 0), "") is not null ? task : null;
+
     /// <summary>The init_num_* overrides of a created model's shape.</summary>
     public Models.ModelShape InitShape => new(InitNumHiddenLayers, InitNumExperts, InitNumExpertsPerTok, InitMoeIntermediateSize);
 
@@ -223,6 +229,11 @@ public sealed record TrainConfig
         Require(Enum.IsDefined(SaveDtype), "save_dtype", $"is {(int)SaveDtype}; must be {SaveDtypes.Names}.");
         Require(SaveTotalLimit >= 1, "save_total_limit", $"is {SaveTotalLimit}; must be ≥ 1.");
         Require(MaxConsecutiveBadSteps >= 1, "max_consecutive_bad_steps", $"is {MaxConsecutiveBadSteps}; must be ≥ 1.");
+        Require(StepAdvantageCoef >= 0 && double.IsFinite(StepAdvantageCoef), "step_advantage_coef", $"is {StepAdvantageCoef}; must be ≥ 0.");
+        Require(StepAdvantageCoef == 0 || ImportanceSamplingLevel != ImportanceSamplingLevel.Sequence, "step_advantage_coef",
+            "gives per-token advantages, but importance_sampling_level sequence (GSPO) takes one per response; use sequence_token (GSPO-token) or token.");
+        Require(StepAdvantageCoef == 0 || StepTask is not null, "step_advantage_coef",
+            $"needs a task with per-step credit ({string.Join(", ", Tasks.SyntheticTask.BuiltIn.Values.Where(t => t.Steps(t.Example(0, Tasks.TaskSplit.Train, 0), "") is not null).Select(t => t.Name))}); got {(Task is null ? "a dataset" : $"task {Task}")}.");
         Require(EpsilonTargetClipFraction is null or (> 0 and < 1), "epsilon_target_clip_fraction", $"is {EpsilonTargetClipFraction}; a fraction of responses in (0, 1).");
         Require(EpsilonControllerRate > 0 && double.IsFinite(EpsilonControllerRate), "epsilon_controller_rate", $"is {EpsilonControllerRate}; must be > 0.");
         Require(!(EpsilonTargetClipFraction is not null && LossType == LossType.Sapo), "epsilon_target_clip_fraction",
