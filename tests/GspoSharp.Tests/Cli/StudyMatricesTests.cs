@@ -25,8 +25,8 @@ public class StudyMatricesTests
     }
 
     [Theory]
-    [InlineData("regime-mismatch")]
-    [InlineData("stability-mismatch")]
+    [InlineData("needs-rollout-backends/regime-mismatch")]
+    [InlineData("needs-rollout-backends/stability-mismatch")]
     public void A_mismatch_matrix_loads_or_is_refused_only_for_the_rollout_backend_keys(string name)
     {
         try
