@@ -56,6 +56,30 @@ public class StudyOptionsTrainerTests(TinyModelFixture models) : IClassFixture<T
         Assert.True(double.IsFinite(m["loss"]));
     }
 
+    [Fact]
+    public void A_resumed_run_continues_with_the_controllers_clip_range()
+    {
+        using var dir = new TempDirectory();
+        var config = new TrainConfig
+        {
+            Task = "arithmetic", InitArch = "qwen3", InitSize = "tiny", SftSteps = 2, SftBatchSize = 4, PromptsPerStep = 2, NumGenerations = 4,
+            StepsPerGeneration = 2, MaxCompletionLength = 16, LearningRate = 1e-3, MaxSteps = 4, SaveSteps = 2, EvalPrompts = 4,
+            EvalNumSamples = 1, Seed = 9, EpsilonTargetClipFraction = 0.05, EpsilonControllerRate = 5, Report = false,
+        };
+        string straight = Path.Combine(dir.Path, "straight"), stopped = Path.Combine(dir.Path, "stopped");
+        TrainingRun.Execute(config, straight, new QuietProgress());
+        var progress = new QuietProgress(stopAfterStep: 2);
+        Assert.Equal("interrupted", TrainingRun.Execute(config, stopped, progress, progress.StopRequested).Stopped);
+        Assert.Null(TrainingRun.Resume(stopped, new QuietProgress()).Stopped);
+
+        static List<double> Epsilons(string run) => File.ReadAllLines(Path.Combine(run, "metrics.jsonl"))
+            .Select(l => System.Text.Json.Nodes.JsonNode.Parse(l)!["clip/epsilon_low"]).Where(v => v is not null).Select(v => v!.GetValue<double>()).ToList();
+        var expected = Epsilons(straight);
+        Assert.Equal(4, expected.Count);
+        Assert.NotEqual(expected[0], expected[3]);   // the controller moved ε
+        Assert.Equal(expected, Epsilons(stopped));
+    }
+
     [Theory]
     [InlineData("sequence", "arithmetic", "importance_sampling_level sequence (GSPO) takes one per response")]
     [InlineData("sequence_token", "reverse", "needs a task with per-step credit (arithmetic, long-sum); got task reverse")]
