@@ -15,6 +15,34 @@ public enum ModelSize
     Bench50M,
 }
 
+/// <summary>
+/// Changes to the shape of a created model, each null to keep the size's value: deeper models and
+/// MoE models with more (and more active) experts, for studies of expert-routing volatility.
+/// </summary>
+/// <param name="NumHiddenLayers">Decoder layers (config.json <c>num_hidden_layers</c>).</param>
+/// <param name="NumExperts">MoE only: experts per layer (<c>num_experts</c>).</param>
+/// <param name="NumExpertsPerTok">MoE only: experts each token uses, top-k (<c>num_experts_per_tok</c>).</param>
+/// <param name="MoeIntermediateSize">MoE only: width of each expert (<c>moe_intermediate_size</c>).</param>
+public sealed record ModelShape(int? NumHiddenLayers = null, int? NumExperts = null, int? NumExpertsPerTok = null, int? MoeIntermediateSize = null)
+{
+    /// <summary>No change.</summary>
+    public static ModelShape Default { get; } = new();
+
+    /// <summary>Throws <see cref="ArgumentException"/> whose message starts with the config.json key of an impossible value.</summary>
+    public void Validate(ModelType type)
+    {
+        if (NumHiddenLayers is < 1 or > 256) throw new ArgumentException($"num_hidden_layers is {NumHiddenLayers}; must be in 1..256.");
+        bool moe = type == ModelType.Qwen3Moe;
+        string? moeKey = NumExperts is not null ? "num_experts" : NumExpertsPerTok is not null ? "num_experts_per_tok"
+            : MoeIntermediateSize is not null ? "moe_intermediate_size" : null;
+        if (!moe && moeKey is not null)
+            throw new ArgumentException($"{moeKey} applies to qwen3_moe models only, not {ModelConfig.Name(type)}.");
+        if (NumExperts is < 1 or > 1024) throw new ArgumentException($"num_experts is {NumExperts}; must be in 1..1024.");
+        if (NumExpertsPerTok is < 1) throw new ArgumentException($"num_experts_per_tok is {NumExpertsPerTok}; must be ≥ 1.");
+        if (MoeIntermediateSize is < 1) throw new ArgumentException($"moe_intermediate_size is {MoeIntermediateSize}; must be ≥ 1.");
+    }
+}
+
 /// <summary>Configs of small models in each architecture, written exactly like real config.json files.</summary>
 public static class TinyConfigs
 {
@@ -28,8 +56,11 @@ public static class TinyConfigs
     };
 
     /// <summary>The config of a <paramref name="size"/> model of <paramref name="type"/> for a vocabulary of <paramref name="vocabSize"/>.</summary>
-    public static ModelConfig Create(ModelType type, ModelSize size, int vocabSize, int? eosTokenId = null, int? padTokenId = null)
+    /// <remarks><paramref name="shape"/> overrides the depth and the experts of the size.</remarks>
+    public static ModelConfig Create(ModelType type, ModelSize size, int vocabSize, int? eosTokenId = null, int? padTokenId = null, ModelShape? shape = null)
     {
+        shape ??= ModelShape.Default;
+        shape.Validate(type);
         var (hidden, layers, heads, kvHeads, intermediate, experts, moeIntermediate) = size switch
         {
             ModelSize.Tiny => (64, 2, 4, 2, 128, 8, 32),
@@ -37,6 +68,12 @@ public static class TinyConfigs
             _ => (512, 10, 8, 4, 1536, 16, 384),
         };
         if (type == ModelType.Qwen3Moe && size == ModelSize.Tiny) layers = 4;   // several MoE layers
+        layers = shape.NumHiddenLayers ?? layers;
+        experts = shape.NumExperts ?? experts;
+        moeIntermediate = shape.MoeIntermediateSize ?? moeIntermediate;
+        int topK = shape.NumExpertsPerTok ?? 2;
+        if (type == ModelType.Qwen3Moe && topK > experts)
+            throw new ArgumentException($"num_experts_per_tok is {topK} but the model has {experts} experts.");
         var json = new JsonObject
         {
             ["architectures"] = new JsonArray(Architecture(type)),
@@ -67,7 +104,7 @@ public static class TinyConfigs
         if (type == ModelType.Qwen3Moe)
         {
             json["num_experts"] = experts;
-            json["num_experts_per_tok"] = 2;
+            json["num_experts_per_tok"] = topK;
             json["moe_intermediate_size"] = moeIntermediate;
             json["decoder_sparse_step"] = 1;
             json["mlp_only_layers"] = new JsonArray();

@@ -20,7 +20,8 @@ public static class TinyModels
     /// initialised from <paramref name="seed"/> to <paramref name="directory"/>, with a byte-level
     /// BPE tokenizer learned from <paramref name="corpus"/> (default: <see cref="DefaultCorpus"/>).
     /// </summary>
-    public static void Create(string directory, ModelType type, ModelSize size, long seed = 0, string? corpus = null)
+    /// <remarks><paramref name="shape"/> overrides the size's depth and experts (<see cref="ModelShape"/>).</remarks>
+    public static void Create(string directory, ModelType type, ModelSize size, long seed = 0, string? corpus = null, ModelShape? shape = null)
     {
         string staging = Path.Combine(Path.GetTempPath(), $"gspo-tokenizer-{Guid.NewGuid():N}");
         try
@@ -28,7 +29,7 @@ public static class TinyModels
             var tokenizer = TinyTokenizer.Write(staging, corpus ?? DefaultCorpus(), VocabSize);
             int eos = tokenizer.EosTokenId ?? throw new InvalidOperationException("the tiny tokenizer has no end-of-sequence token.");
             int endOfText = tokenizer.TokenToId(TinyTokenizer.SpecialTokens[0])!.Value;
-            var config = TinyConfigs.Create(type, size, tokenizer.VocabSize, eos, tokenizer.PadTokenId);
+            var config = TinyConfigs.Create(type, size, tokenizer.VocabSize, eos, tokenizer.PadTokenId, shape);
             File.WriteAllText(Path.Combine(staging, ModelDirectory.GenerationConfigFileName), new JsonObject
             {
                 ["eos_token_id"] = new JsonArray(eos, endOfText),

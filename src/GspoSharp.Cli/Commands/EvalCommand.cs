@@ -15,7 +15,7 @@ internal static class EvalCommand
     {
         var model = new Option<DirectoryInfo>("--model", "-m") { Description = "Model directory.", Required = true };
         var adapter = new Option<DirectoryInfo?>("--adapter") { Description = "PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors) to apply on the model." };
-        var task = new Option<string?>("--task") { Description = "Built-in task whose held-out stream is used (arithmetic | reverse)." };
+        var task = new Option<string?>("--task") { Description = "Built-in task whose held-out stream is used (arithmetic | reverse | long-sum)." };
         var dataset = new Option<FileInfo?>("--dataset") { Description = "JSON Lines with \"prompt\"/\"messages\" and \"answer\"." };
         var prompts = new Option<int>("--prompts") { Description = "Held-out prompts.", DefaultValueFactory = _ => 200 };
         var samples = new Option<int>("-k", "--samples") { Description = "Samples per prompt (pass@1 averaged over them).", DefaultValueFactory = _ => 4 };

@@ -11,7 +11,7 @@ internal static class SftCommand
     public static Command Create()
     {
         var model = new Option<DirectoryInfo>("--model", "-m") { Description = "Model directory to start from.", Required = true };
-        var task = new Option<string?>("--task") { Description = "Built-in task (arithmetic | reverse)." };
+        var task = new Option<string?>("--task") { Description = "Built-in task (arithmetic | reverse | long-sum)." };
         var dataset = new Option<FileInfo?>("--dataset") { Description = "JSON Lines with \"prompt\"/\"messages\" and \"completion\"." };
         var output = new Option<string>("--out", "-o") { Description = "Directory for the fine-tuned model.", Required = true };
         var steps = new Option<int>("--steps") { Description = "Optimizer steps.", DefaultValueFactory = _ => 800 };

@@ -73,7 +73,7 @@ public static class ExperimentRunner
             if (Directory.Exists(initial)) Directory.Delete(initial, recursive: true);
             progress.Stage("model", $"creating the {config.InitSize} {config.InitArch} model of '{model}'");
             var (type, size) = TrainingRun.InitModel(config);
-            TinyModels.Create(initial, type, size, config.InitSeed);
+            TinyModels.Create(initial, type, size, config.InitSeed, shape: config.InitShape);
         }
         var storageDtype = SaveDtypes.Resolve(config.SaveDtype, initial);
         using var policy = Policy.Load(initial, config.ChatTemplate, config.Device);

@@ -13,7 +13,8 @@ namespace GspoSharp.Objectives;
 ///   sequence (GSPO):        r_i     = s_i = exp( 1/|y_i| Σ_t log w_{i,t} )
 ///   sequence_token:         r_{i,t} = sg[s_i] · exp( log π_θ(y_{i,t}) − sg[log π_θ(y_{i,t})] )
 ///   per-token loss          ℓ_{i,t} = −min( r Â , clip(r, 1−ε_low, 1+ε_high) Â ) + β · k3_{i,t}
-///   loss                    = aggregate(ℓ) by loss_type (grpo | dapo | dr_grpo)
+///   loss_type sapo          ℓ_{i,t} = −g_τ(r) Â + β · k3_{i,t}      (SAPO's soft gate, <see cref="SoftGate"/>)
+///   loss                    = aggregate(ℓ) by loss_type (grpo and sapo | dapo | dr_grpo)
 /// </code>
 /// The loss is −J, ready for <c>backward()</c>. Pure math: no I/O, no host synchronisation.
 /// </summary>
@@ -75,7 +76,10 @@ public static class PolicyObjective
         var clippedLow = ratio.lt(low).logical_and(advantages.lt(Scalars.Zero));
         var clippedHigh = ratio.gt(high).logical_and(advantages.gt(Scalars.Zero));
         var clipped = clippedLow.logical_or(clippedHigh);
-        var surrogate = where(clipped, ratio.detach().clamp(low, high) * advantages, ratio * advantages);
+        // SAPO: no hard clip; "clipped" stays the band's test, for the metrics only.
+        var surrogate = options.LossType == LossType.Sapo
+            ? SoftGate.Surrogate(ratio, advantages, options.SapoTemperaturePos, options.SapoTemperatureNeg)
+            : where(clipped, ratio.detach().clamp(low, high) * advantages, ratio * advantages);
         var perToken = (-surrogate).expand(b, t);
 
         // KL penalty to the reference policy, per token, with the k3 estimator (Schulman 2020):
@@ -97,7 +101,7 @@ public static class PolicyObjective
         using var constant = ((double)(batch.Totals?.Rows ?? b) * options.MaxCompletionLength).ToScalar();
         var loss = options.LossType switch
         {
-            LossType.Grpo => (perToken.sum(1) / safeLengths).sum() / responses.clamp_min(Scalars.One),
+            LossType.Grpo or LossType.Sapo => (perToken.sum(1) / safeLengths).sum() / responses.clamp_min(Scalars.One),
             LossType.Dapo => perToken.sum() / tokens.clamp_min(Scalars.One),
             _ => perToken.sum().div(constant),
         };

@@ -26,6 +26,9 @@ public enum LossType
     /// <summary>"dr_grpo": sum over all tokens divided by the constant (responses × max_completion_length)
     /// (Dr. GRPO, Liu et al. 2025, "Understanding R1-Zero-Like Training").</summary>
     DrGrpo,
+    /// <summary>"sapo": SAPO's soft gate (<see cref="SoftGate"/>) instead of the hard clip, aggregated as
+    /// "grpo" (Gao et al. 2025; TRL's loss_type "sapo").</summary>
+    Sapo,
 }
 
 /// <summary>How rewards are scaled into advantages (TRL's <c>scale_rewards</c>).</summary>
@@ -65,6 +68,12 @@ public sealed record PolicyObjectiveOptions
     /// <summary>TRL <c>max_completion_length</c>; here only the constant of <see cref="LossType.DrGrpo"/>.</summary>
     public int MaxCompletionLength { get; init; } = ObjectiveDefaults.MaxCompletionLength;
 
+    /// <summary>TRL <c>sapo_temperature_pos</c>: SAPO's gate temperature for positive advantages (loss_type sapo).</summary>
+    public double SapoTemperaturePos { get; init; } = SoftGate.TemperaturePos;
+
+    /// <summary>TRL <c>sapo_temperature_neg</c>: SAPO's gate temperature for negative advantages (loss_type sapo).</summary>
+    public double SapoTemperatureNeg { get; init; } = SoftGate.TemperatureNeg;
+
     /// <summary>GSPO with the paper's defaults.</summary>
     public static PolicyObjectiveOptions Gspo() => new() { ImportanceSamplingLevel = ImportanceSamplingLevel.Sequence };
 
@@ -93,11 +102,15 @@ public sealed record PolicyObjectiveOptions
             throw new ArgumentException($"epsilon_high must be finite and ≥ 0; got {ClipHigh}.", nameof(EpsilonHigh));
         if (!(Beta >= 0) || double.IsInfinity(Beta))
             throw new ArgumentException($"beta must be finite and ≥ 0; got {Beta}.", nameof(Beta));
+        if (!(SapoTemperaturePos > 0) || double.IsInfinity(SapoTemperaturePos))
+            throw new ArgumentException($"sapo_temperature_pos must be finite and > 0; got {SapoTemperaturePos}.", nameof(SapoTemperaturePos));
+        if (!(SapoTemperatureNeg > 0) || double.IsInfinity(SapoTemperatureNeg))
+            throw new ArgumentException($"sapo_temperature_neg must be finite and > 0; got {SapoTemperatureNeg}.", nameof(SapoTemperatureNeg));
         if (MaxCompletionLength < 1)
             throw new ArgumentException($"max_completion_length must be ≥ 1; got {MaxCompletionLength}.", nameof(MaxCompletionLength));
 
         var warnings = new List<string>();
-        if (ImportanceSamplingLevel == ImportanceSamplingLevel.Sequence && LossType != LossType.Grpo)
+        if (ImportanceSamplingLevel == ImportanceSamplingLevel.Sequence && LossType is not (LossType.Grpo or LossType.Sapo))
             warnings.Add($"loss_type {Names.Of(LossType)} with importance_sampling_level sequence weights each " +
                          "response's sequence-level term by its length; GSPO as published averages over responses " +
                          "(loss_type grpo).");
@@ -118,11 +131,12 @@ public sealed record PolicyObjectiveOptions
             _ => "sequence_token",
         };
 
-        /// <summary>"grpo" | "dapo" | "dr_grpo".</summary>
+        /// <summary>"grpo" | "dapo" | "dr_grpo" | "sapo".</summary>
         public static string Of(LossType type) => type switch
         {
             LossType.Grpo => "grpo",
             LossType.Dapo => "dapo",
+            LossType.Sapo => "sapo",
             _ => "dr_grpo",
         };
 
@@ -144,13 +158,14 @@ public sealed record PolicyObjectiveOptions
                 $"importance_sampling_level must be token, sequence or sequence_token; got '{text}'."),
         };
 
-        /// <summary>Parses "grpo", "dapo" (or TRL's single-process equivalent "bnpo") or "dr_grpo".</summary>
+        /// <summary>Parses "grpo", "dapo" (or TRL's single-process equivalent "bnpo"), "dr_grpo" or "sapo".</summary>
         public static LossType ParseLossType(string text) => text.Trim().ToLowerInvariant() switch
         {
             "grpo" => LossType.Grpo,
             "dapo" or "bnpo" => LossType.Dapo,
             "dr_grpo" => LossType.DrGrpo,
-            _ => throw new ArgumentException($"loss_type must be grpo, dapo (bnpo) or dr_grpo; got '{text}'."),
+            "sapo" => LossType.Sapo,
+            _ => throw new ArgumentException($"loss_type must be grpo, dapo (bnpo), dr_grpo or sapo; got '{text}'."),
         };
 
         /// <summary>Parses "group", "batch", "none", or TRL's older booleans (true = group, false = none).</summary>

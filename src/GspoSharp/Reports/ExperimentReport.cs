@@ -10,14 +10,11 @@ namespace GspoSharp.Reports;
 /// The aggregate report of an experiment: per model, each arm's mean ± std across seeds of
 /// held-out accuracy and training reward against step and against wall-clock, clip fractions,
 /// response length and (MoE) expert-activation volatility; a table of before / final / best
-/// accuracy, steps to the target accuracy, clipped fractions and volatility; runs that diverged or
-/// collapsed are marked.
+/// accuracy, steps to the target accuracy, clipped fractions and volatility; per arm, how many runs
+/// collapsed or degraded by the fixed definitions of <see cref="RunHealth"/>, and each marked run's reason.
 /// </summary>
 public static class ExperimentReport
 {
-    /// <summary>A run is marked collapsed when its final accuracy falls this far below its start.</summary>
-    public const double CollapseDrop = 0.1;
-
     /// <summary>The runs of one arm of one model.</summary>
     public sealed record Arm(string Model, string Name, IReadOnlyList<RunData> Runs);
 
@@ -36,6 +33,10 @@ public static class ExperimentReport
         var md = new StringBuilder($"# Experiment {matrix.Name}\n\n");
         md.AppendLine($"{arms.Sum(a => a.Runs.Count)} runs of {matrix.Runs.Count} planned; seeds {string.Join(", ", matrix.Seeds)}. " +
                       "Curves are means over seeds with ±1 std bands; training curves are 10-step moving means.").AppendLine();
+        md.AppendLine($"**Collapsed**: held-out accuracy fell {RunHealth.CollapseDrop} or more below its best so far and no evaluation within " +
+                      $"{RunHealth.RecoveryWindow} steps came back above that level; or an entropy or length blow-up held for {RunHealth.RecoveryWindow} steps. " +
+                      $"**Degraded**: not collapsed, but the final accuracy is {RunHealth.DegradeDrop} or more below the best, or a drop or blow-up was " +
+                      "still on when the run ended. Diverged runs (stopped on NaN/∞) are marked apart. The exact rules: docs/results.md.").AppendLine();
         foreach (var model in arms.Select(a => a.Model).Distinct())
         {
             var group = arms.Where(a => a.Model == model).ToList();
@@ -84,20 +85,24 @@ public static class ExperimentReport
         return points;
     }
 
-    /// <summary>Marks a run diverged (stopped on NaN) or collapsed (accuracy fell by more than <see cref="CollapseDrop"/>).</summary>
+    /// <summary>A run's mark: how it stopped early (e.g. diverged on NaN), or its <see cref="RunHealth"/> verdict
+    /// with the reason ("collapsed: …", "degraded: …"); null for a healthy run.</summary>
     public static string? Status(RunData run)
     {
         if (run.Summary?["stopped"]?.GetValue<string>() is { } stopped) return stopped;
-        var before = run.SummaryValue("accuracy_before");
-        var after = run.SummaryValue("accuracy_after");
-        return before is { } b && after is { } a && a < b - CollapseDrop ? "collapsed" : null;
+        var health = RunHealth.Judge(run);
+        return health.Verdict == HealthVerdict.Healthy ? null : $"{(health.Verdict == HealthVerdict.Collapsed ? "collapsed" : "degraded")}: {health.Reason}";
     }
+
+    /// <summary>"n/N" runs of the arm with <paramref name="verdict"/>.</summary>
+    static string Count(Arm arm, HealthVerdict verdict) =>
+        $"{arm.Runs.Count(r => r.Summary?["stopped"] is null && RunHealth.Judge(r).Verdict == verdict)}/{arm.Runs.Count}";
 
     static void Table(StringBuilder md, IReadOnlyList<Arm> arms, double? target)
     {
         md.AppendLine($"| arm | runs | accuracy before | final accuracy | best accuracy | steps to {(target is { } t ? F(t, "F2") : "target")} | " +
-                      "clipped tokens | clipped responses | volatility | marked |");
-        md.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
+                      "clipped tokens | clipped responses | volatility | collapsed | degraded | marked |");
+        md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var arm in arms)
         {
             var finals = arm.Runs.Select(r => r.SummaryValue("accuracy_after")).Where(v => v is not null).Select(v => v!.Value).ToList();
@@ -114,7 +119,8 @@ public static class ExperimentReport
             var marks = arm.Runs.Select(r => (r.Name, Status: Status(r))).Where(x => x.Status is not null).Select(x => $"seed {x.Name.Replace("seed-", "")}: {x.Status}");
             md.AppendLine($"| {arm.Name} | {arm.Runs.Count} | {MeanStd(befores)} | {MeanStd(finals)} | {MeanStd(bests)} | {steps} | " +
                           $"{RunMean("clip_fraction/tokens/region")} | {RunMean("clip_fraction/sequences/region")} | " +
-                          $"{(arm.Runs.Any(r => r.Series("routing/volatility").Count > 0) ? RunMean("routing/volatility") : "—")} | {string.Join("; ", marks)} |");
+                          $"{(arm.Runs.Any(r => r.Series("routing/volatility").Count > 0) ? RunMean("routing/volatility") : "—")} | " +
+                          $"{Count(arm, HealthVerdict.Collapsed)} | {Count(arm, HealthVerdict.Degraded)} | {string.Join("; ", marks)} |");
         }
         md.AppendLine();
     }

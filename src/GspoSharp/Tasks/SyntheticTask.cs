@@ -51,6 +51,13 @@ public abstract class SyntheticTask
     /// <summary>Draws one (prompt, answer, demonstration).</summary>
     protected abstract (string Prompt, string Answer, string Completion) Generate(Random random);
 
+    /// <summary>
+    /// Per-step verifiable credit of <paramref name="completion"/> to <paramref name="row"/>'s prompt: each
+    /// worked step found in the text with its character span and whether it is right; null when the task
+    /// has no step structure. Text outside the steps (separators, the final answer) belongs to no step.
+    /// </summary>
+    public virtual IReadOnlyList<StepCredit>? Steps(JsonObject row, string completion) => null;
+
     /// <summary>A deterministic 31-bit seed from a few integers (SplitMix64 finaliser).</summary>
     static int Hash(long a, long b, long c, long d)
     {
@@ -68,7 +75,7 @@ public abstract class SyntheticTask
     /// <summary>The built-in tasks by name.</summary>
     public static IReadOnlyDictionary<string, SyntheticTask> BuiltIn { get; } = new SyntheticTask[]
     {
-        new ArithmeticChainTask(), new ReverseTask(),
+        new ArithmeticChainTask(), new ReverseTask(), ArithmeticChainTask.LongSum(),
     }.ToDictionary(t => t.Name);
 
     /// <summary>The built-in task called <paramref name="name"/>.</summary>
@@ -77,41 +84,8 @@ public abstract class SyntheticTask
         : throw new ArgumentException($"task must be one of: {string.Join("; ", BuiltIn.Select(t => $"{t.Key} ({t.Value.Description})"))}; got '{name}'.");
 }
 
-/// <summary>
-/// Sums of a few small numbers, worked step by step: "Add: 7 + 2 + 5" → "7+2=9, 9+5=14. \boxed{14}".
-/// Responses grow with the number of terms. The demonstrations can be imperfect, like those of a
-/// weaker teacher: with <see cref="DemonstrationErrorRate"/>, each step of a demonstration is off by
-/// one and the error carries on to the answer. A model fine-tuned on them reproduces the mistakes
-/// at random, and a verifiable reward is what teaches it to stop.
-/// </summary>
-public sealed class ArithmeticChainTask(int minTerms = 2, int maxTerms = 5, int maxNumber = 9, double demonstrationErrorRate = 0.2) : SyntheticTask
-{
-    /// <summary>Probability that a step of a demonstration is off by one.</summary>
-    public double DemonstrationErrorRate { get; } = demonstrationErrorRate;
-
-    /// <inheritdoc />
-    public override string Name => "arithmetic";
-
-    /// <inheritdoc />
-    public override string Description =>
-        $"sum {minTerms}–{maxTerms} numbers from 1 to {maxNumber} step by step, answer in \\boxed{{}}; demonstrations err on {DemonstrationErrorRate:P0} of steps";
-
-    /// <inheritdoc />
-    protected override (string, string, string) Generate(Random random)
-    {
-        var terms = Enumerable.Range(0, random.Next(minTerms, maxTerms + 1)).Select(_ => random.Next(1, maxNumber + 1)).ToArray();
-        var steps = new List<string>();
-        int total = terms.Sum(), shown = terms[0];
-        foreach (var term in terms.Skip(1))
-        {
-            int next = shown + term + (random.NextDouble() < DemonstrationErrorRate ? (random.Next(2) == 0 ? -1 : 1) : 0);
-            steps.Add($"{shown}+{term}={next}");
-            shown = next;
-        }
-        return ($"Add: {string.Join(" + ", terms)}", total.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            $"{string.Join(", ", steps)}. \\boxed{{{shown}}}");
-    }
-}
+/// <summary>One worked step of a response: characters [Start, Start + Length) of the completion, right or wrong.</summary>
+public readonly record struct StepCredit(int Start, int Length, bool Correct);
 
 /// <summary>
 /// Reverse a list of 3 to 24 letters: "Reverse: k q z" → "z q k. \boxed{z q k}".

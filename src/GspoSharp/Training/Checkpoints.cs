@@ -18,8 +18,9 @@ namespace GspoSharp.Training;
 /// <param name="StartModel">The model RL started from, relative to the run directory (reference policy, companion files).</param>
 /// <param name="ConsecutiveBadSteps">Steps in a row whose updates were all skipped for NaN/∞.</param>
 /// <param name="WallSeconds">Wall-clock seconds the run has taken so far, over all its invocations.</param>
+/// <param name="ClipScale">The adaptive clip range's factor for the next step (epsilon_target_clip_fraction); 1 otherwise.</param>
 public sealed record TrainerState(int Step, int OptimizerSteps, long Seed, long PromptsConsumed, double? AccuracyBefore,
-    string StartModel, int ConsecutiveBadSteps, double WallSeconds = 0);
+    string StartModel, int ConsecutiveBadSteps, double WallSeconds = 0, double ClipScale = 1);
 
 /// <summary>
 /// The checkpoints of a run, in <c>RUN/checkpoints/checkpoint-NNNNNN/</c>: the policy in Hugging Face

@@ -52,6 +52,9 @@ public sealed class GspoTrainer : IDisposable
     /// <summary>RL steps taken.</summary>
     public int StepsDone { get; private set; }
 
+    /// <summary>Factor on the configured clip range for the next step (epsilon_target_clip_fraction; 1 otherwise).</summary>
+    public double ClipScale { get; private set; } = 1;
+
     /// <summary>The reward calls of the last step that threw (each scored 0), with their messages.</summary>
     public IReadOnlyList<(string Function, int Completion, string Message)> RewardFailures { get; private set; } = [];
 
@@ -66,9 +69,10 @@ public sealed class GspoTrainer : IDisposable
     /// schedule position. Nothing else is needed for an exact continuation: every random draw of a
     /// step (data order, sampling, mini-batch shuffles) derives from (seed, step).
     /// </summary>
-    public void Restore(int stepsDone, string optimizerPath, int optimizerSteps)
+    public void Restore(int stepsDone, string optimizerPath, int optimizerSteps, double clipScale = 1)
     {
         StepsDone = stepsDone;
+        ClipScale = clipScale;
         optimization.Load(optimizerPath, optimizerSteps);
     }
 
@@ -102,7 +106,7 @@ public sealed class GspoTrainer : IDisposable
         var scored = rewards.Score(inputs);
         RewardFailures = scored.Failures;
         var advantages = GroupAdvantages.Compute(scored.Totals, config.NumGenerations, config.ScaleRewards);
-        RewardMetrics(m, scored, advantages, completions);
+        RewardMetrics(m, scored, advantages, completions, rows);
 
         // 3. Which completions the update uses, in which order, split into mini- and micro-batches.
         var used = Enumerable.Range(0, completions.Count)
@@ -121,7 +125,11 @@ public sealed class GspoTrainer : IDisposable
         if (config.MaskTruncatedCompletions)
             for (int i = 0; i < completions.Count; i++)
                 if (completions[i].FinishReason == FinishReason.Length) trainMask[i] = false;
-        var advantageTensor = tensor(advantages.Advantages, ScalarType.Float32, model.Device);
+        var advantageTensor = config.StepAdvantageCoef > 0
+            ? tensor(StepAdvantages.Build(advantages.Advantages, completions.Select(c => (IReadOnlyList<int>)StepTokens.Labels(c.CompletionIds, policy.Decode,
+                  config.StepTask!.Steps(rows[c.PromptIndex], c.Text) ?? [])).ToList(), config.StepAdvantageCoef, (int)batch.CompletionWidth),
+                new[] { (long)completions.Count, batch.CompletionWidth }, ScalarType.Float32, model.Device)
+            : tensor(advantages.Advantages, ScalarType.Float32, model.Device);
 
         // 4. Old (and reference) log-probs, micro-batch by micro-batch in training order, so that the
         //    first mini-batch's forward repeats them exactly (ratios of exactly 1).
@@ -168,7 +176,7 @@ public sealed class GspoTrainer : IDisposable
         // LoRA dropout draws from the global generator: seed it per step, so a resumed run repeats the masks.
         if (model.HasAdapters) random.manual_seed(config.Seed * 1_000_033 + step);
         var stats = new UpdateStatistics(config.ImportanceSamplingLevel);
-        var objective = config.Objective;
+        var objective = config.EpsilonTargetClipFraction is null ? config.Objective : EpsilonController.Apply(config.Objective, ClipScale);
         for (int iteration = 0; iteration < config.NumIterations; iteration++)
             for (int miniIndex = 0; miniIndex < miniBatches.Count; miniIndex++)
             {
@@ -203,6 +211,12 @@ public sealed class GspoTrainer : IDisposable
             }
         model.eval();
         stats.WriteTo(m);
+        if (config.EpsilonTargetClipFraction is { } target)
+        {
+            m["clip/epsilon_low"] = objective.ClipLow;
+            m["clip/epsilon_high"] = objective.ClipHigh;
+            ClipScale = EpsilonController.Next(ClipScale, m["clip_fraction/sequences/region"], target, config.EpsilonControllerRate);
+        }
         m["learning_rate"] = optimization.RateAt(Math.Max(0, optimization.Steps - 1));
         m["time/update"] = clock.Elapsed.TotalSeconds - before;
         m["tokens_per_second/update"] = (double)batch.CompletionMask.sum().item<long>() * config.NumIterations / Math.Max(1e-9, m["time/update"]);
@@ -260,7 +274,8 @@ public sealed class GspoTrainer : IDisposable
         return permutation[(int)(n % count)];
     }
 
-    void RewardMetrics(IDictionary<string, double> m, RewardBatch scored, GroupAdvantageResult advantages, IReadOnlyList<Completion> completions)
+    void RewardMetrics(IDictionary<string, double> m, RewardBatch scored, GroupAdvantageResult advantages, IReadOnlyList<Completion> completions,
+        IReadOnlyList<System.Text.Json.Nodes.JsonObject> rows)
     {
         m["reward"] = scored.Totals.Average();
         m["reward_std"] = advantages.GroupStds.Average();
@@ -272,6 +287,15 @@ public sealed class GspoTrainer : IDisposable
             m[$"rewards/{name}/std"] = Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / Math.Max(1, values.Length - 1));
         }
         m["reward_failures"] = scored.Failures.Count;
+        if (config.StepTask is { } task)   // where the errors are: per-step credit of the worked steps
+        {
+            var credit = completions.Select(c => task.Steps(rows[c.PromptIndex], c.Text) ?? []).ToList();
+            int steps = credit.Sum(c => c.Count);
+            m["steps/per_completion"] = credit.Average(c => c.Count);
+            m["steps/correct_fraction"] = steps > 0 ? credit.Sum(c => c.Count(s => s.Correct)) / (double)steps : 0;
+            var firstErrors = credit.Where(c => c.Any(s => !s.Correct)).Select(c => (double)c.TakeWhile(s => s.Correct).Count() / c.Count).ToList();
+            m["steps/first_error_position"] = firstErrors.Count > 0 ? firstErrors.Average() : 1;
+        }
         var lengths = completions.Select(c => (double)c.CompletionIds.Length).ToList();
         var terminated = completions.Where(c => c.FinishReason == FinishReason.Stop).Select(c => (double)c.CompletionIds.Length).ToList();
         m["completions/mean_length"] = lengths.Average();

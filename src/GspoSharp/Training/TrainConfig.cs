@@ -20,6 +20,14 @@ public sealed record TrainConfig
     public string InitArch { get; init; } = "qwen3";
     [Description("Size of a created model: tiny | small | 50m (docs/models.md).")]
     public string InitSize { get; init; } = "small";
+    [Description("Decoder layers of a created model; unset: the size's (tiny: 2, tiny qwen3_moe: 4). For deep-MoE studies (docs/models.md).")]
+    public int? InitNumHiddenLayers { get; init; }
+    [Description("qwen3_moe only: experts per layer of a created model; unset: the size's (8, 50m: 16).")]
+    public int? InitNumExperts { get; init; }
+    [Description("qwen3_moe only: experts each token uses (top-k) in a created model; unset: 2.")]
+    public int? InitNumExpertsPerTok { get; init; }
+    [Description("qwen3_moe only: width of each expert of a created model; unset: the size's (tiny: 32).")]
+    public int? InitMoeIntermediateSize { get; init; }
     [Description("Seed of a created model's initialisation.")]
     public long InitSeed { get; init; }
     [Description("Where the model runs: cpu, or cuda / cuda:N with a CUDA build of TorchSharp (this repository references TorchSharp-cpu).")]
@@ -28,7 +36,7 @@ public sealed record TrainConfig
     public bool ChatTemplate { get; init; }
 
     // ---- Data and rewards --------------------------------------------------------------------
-    [Description("Built-in synthetic task (arithmetic | reverse); unlimited train and held-out data from the seed. Exclusive with dataset.")]
+    [Description("Built-in synthetic task (arithmetic | reverse | long-sum); unlimited train and held-out data from the seed. Exclusive with dataset.")]
     public string? Task { get; init; } = "arithmetic";
     [Description("Training data: JSON Lines with \"prompt\" or \"messages\" and the fields the rewards need. Exclusive with task; setting it replaces the default task.")]
     public string? Dataset { get; init; }
@@ -90,10 +98,20 @@ public sealed record TrainConfig
     public double? EpsilonHigh { get; init; }
     [Description("KL penalty weight to the initial policy (k3, per token); 0 = no reference model. GSPO paper and TRL: 0.")]
     public double Beta { get; init; }
-    [Description("grpo (per-response mean, the papers) | dapo (token mean) | dr_grpo (constant normaliser). TRL: loss_type.")]
+    [Description("grpo (per-response mean, the papers) | dapo (token mean) | dr_grpo (constant normaliser) | sapo (SAPO's soft gate instead of the clip, aggregated as grpo: ℓ = −(4/τ)·σ(τ(r−1))·Â, τ = sapo_temperature_pos when Â > 0, else sapo_temperature_neg; r is the level's ratio). TRL: loss_type.")]
     public LossType LossType { get; init; } = LossType.Grpo;
+    [Description("SAPO gate temperature τ for positive advantages (loss_type sapo). Paper and TRL: 1.0, for token ratios; GSPO's sequence ratio moves ~1e-3 per update and needs τ of order 1/ε. TRL: sapo_temperature_pos.")]
+    public double SapoTemperaturePos { get; init; } = SoftGate.TemperaturePos;
+    [Description("SAPO gate temperature τ for negative advantages (loss_type sapo). Paper and TRL: 1.05. TRL: sapo_temperature_neg.")]
+    public double SapoTemperatureNeg { get; init; } = SoftGate.TemperatureNeg;
+    [Description("Adaptive clip range: hold the fraction of clipped responses f near this target f*. After RL step k with fraction f_k, c ← clamp(c·exp(η·(f_k − f*)), 0.01, 100) (c = 1 at the start) and the next step clips at ε_low·c (at most 0.99) / ε_high·c. Unset: the fixed range. Logged as clip/epsilon_low, clip/epsilon_high.")]
+    public double? EpsilonTargetClipFraction { get; init; }
+    [Description("Rate η of the adaptive clip range (epsilon_target_clip_fraction): log ε moves by η·(f_k − f*) per RL step.")]
+    public double EpsilonControllerRate { get; init; } = EpsilonController.DefaultRate;
     [Description("group | batch | none: advantage scaling. TRL: scale_rewards (default group).")]
     public ScaleRewards ScaleRewards { get; init; } = ScaleRewards.Group;
+    [Description("Per-token advantages from the task's per-step credit (arithmetic, long-sum): Â_{i,t} = Â_i + λ·u_{i,t}, u = +1 on the tokens of a right worked step, −1 on a wrong one, 0 elsewhere; λ is this value. 0 = off (every token gets Â_i). Needs importance_sampling_level sequence_token (GSPO-token) or token.")]
+    public double StepAdvantageCoef { get; init; }
     [Description("Exclude completions cut by max_completion_length from the loss. TRL: mask_truncated_completions (default false).")]
     public bool MaskTruncatedCompletions { get; init; }
     [Description("Drop groups whose rewards are all equal (zero advantage, no signal) before the update; their fraction is logged either way.")]
@@ -158,6 +176,13 @@ public sealed record TrainConfig
     /// <summary>The LoRA settings of the lora_* keys.</summary>
     public Models.Adapters.LoraSettings Lora => new(LoraR, LoraAlpha, LoraDropout, LoraTargetModules, UseRslora);
 
+    /// <summary>The built-in task, when it gives per-step credit (<see cref="Tasks.SyntheticTask.Steps"/>); else null.</summary>
+    public Tasks.SyntheticTask? StepTask => Task is { } name && Tasks.SyntheticTask.BuiltIn.TryGetValue(name, out var task)
+        && task.Steps(task.Example(0, Tasks.TaskSplit.Train, 0), "") is not null ? task : null;
+
+    /// <summary>The init_num_* overrides of a created model's shape.</summary>
+    public Models.ModelShape InitShape => new(InitNumHiddenLayers, InitNumExperts, InitNumExpertsPerTok, InitMoeIntermediateSize);
+
     /// <summary>Rollout batch size, B·G.</summary>
     public int CompletionsPerStep => PromptsPerStep * NumGenerations;
 
@@ -166,6 +191,7 @@ public sealed record TrainConfig
     {
         ImportanceSamplingLevel = ImportanceSamplingLevel, Epsilon = Epsilon, EpsilonHigh = EpsilonHigh,
         Beta = Beta, LossType = LossType, MaxCompletionLength = MaxCompletionLength,
+        SapoTemperaturePos = SapoTemperaturePos, SapoTemperatureNeg = SapoTemperatureNeg,
     };
 
     /// <summary>Checks every value and their consistency before any work starts; throws
@@ -203,6 +229,15 @@ public sealed record TrainConfig
         Require(Enum.IsDefined(SaveDtype), "save_dtype", $"is {(int)SaveDtype}; must be {SaveDtypes.Names}.");
         Require(SaveTotalLimit >= 1, "save_total_limit", $"is {SaveTotalLimit}; must be ≥ 1.");
         Require(MaxConsecutiveBadSteps >= 1, "max_consecutive_bad_steps", $"is {MaxConsecutiveBadSteps}; must be ≥ 1.");
+        Require(StepAdvantageCoef >= 0 && double.IsFinite(StepAdvantageCoef), "step_advantage_coef", $"is {StepAdvantageCoef}; must be ≥ 0.");
+        Require(StepAdvantageCoef == 0 || ImportanceSamplingLevel != ImportanceSamplingLevel.Sequence, "step_advantage_coef",
+            "gives per-token advantages, but importance_sampling_level sequence (GSPO) takes one per response; use sequence_token (GSPO-token) or token.");
+        Require(StepAdvantageCoef == 0 || StepTask is not null, "step_advantage_coef",
+            $"needs a task with per-step credit ({string.Join(", ", Tasks.SyntheticTask.BuiltIn.Values.Where(t => t.Steps(t.Example(0, Tasks.TaskSplit.Train, 0), "") is not null).Select(t => t.Name))}); got {(Task is null ? "a dataset" : $"task {Task}")}.");
+        Require(EpsilonTargetClipFraction is null or (> 0 and < 1), "epsilon_target_clip_fraction", $"is {EpsilonTargetClipFraction}; a fraction of responses in (0, 1).");
+        Require(EpsilonControllerRate > 0 && double.IsFinite(EpsilonControllerRate), "epsilon_controller_rate", $"is {EpsilonControllerRate}; must be > 0.");
+        Require(!(EpsilonTargetClipFraction is not null && LossType == LossType.Sapo), "epsilon_target_clip_fraction",
+            "adapts the hard clip range, which loss_type sapo does not use.");
         Require(!(UseSamplerLogprobs && RoutingReplay), "routing_replay",
             "records the experts of the old-log-prob pass, which use_sampler_logprobs skips; use one or the other.");
         Require((Task is null) != (Dataset is null), Task is null ? "dataset" : "task", "set exactly one of task and dataset.");
@@ -216,6 +251,15 @@ public sealed record TrainConfig
         Require(!(UsePeft && SftSteps > 0), "sft_steps", "the supervised warm start trains every weight; with use_peft, warm-start the base model separately (gspo sft) and train the adapter on it.");
         Require(Models.Architecture.ModelConfig.ParseType(InitArch) is not null, "init_arch", $"is '{InitArch}'; must be qwen3, qwen3_moe, qwen2 or llama.");
         Require(Models.TinyConfigs.ParseSize(InitSize) is not null, "init_size", $"is '{InitSize}'; must be tiny, small or 50m.");
+        if (Model is null && Models.TinyConfigs.ParseSize(InitSize) is { } size && Models.Architecture.ModelConfig.ParseType(InitArch) is { } type)
+            try
+            {
+                Models.TinyConfigs.Create(type, size, Models.TinyModels.VocabSize, shape: InitShape);   // checks the shape the run will create
+            }
+            catch (ArgumentException e)
+            {
+                throw new ArgumentException($"init_{e.Message.Split(' ')[0]}: {e.Message}");
+            }
         Require(Device == "cpu" || System.Text.RegularExpressions.Regex.IsMatch(Device, @"^cuda(:\d+)?$"), "device", $"is '{Device}'; must be cpu, cuda or cuda:N.");
         Require(Device == "cpu" || TorchSharp.torch.cuda.is_available(), "device",
             $"is '{Device}' but CUDA is not available: this build uses TorchSharp-cpu (reference TorchSharp-cuda-linux or -windows instead).");
@@ -232,7 +276,7 @@ public sealed record TrainConfig
         }
         catch (ArgumentException e)
         {
-            throw new ArgumentException($"{e.ParamName switch { "Epsilon" => "epsilon", "EpsilonHigh" => "epsilon_high", "Beta" => "beta", _ => "max_completion_length" }}: {e.Message}");
+            throw new ArgumentException($"{e.ParamName switch { "Epsilon" => "epsilon", "EpsilonHigh" => "epsilon_high", "Beta" => "beta", "SapoTemperaturePos" => "sapo_temperature_pos", "SapoTemperatureNeg" => "sapo_temperature_neg", _ => "max_completion_length" }}: {e.Message}");
         }
     }
 }

@@ -104,7 +104,7 @@ public sealed partial class TrainingRun
         {
             progress.Stage("model", $"creating a {config.InitSize} {config.InitArch} model");
             var (type, size) = InitModel(config);
-            TinyModels.Create(start, type, size, config.InitSeed);
+            TinyModels.Create(start, type, size, config.InitSeed, shape: config.InitShape);
         }
         run.storageDtype = SaveDtypes.Resolve(config.SaveDtype, start);
         progress.Stage("model", $"loading {start} (models are saved in {ModelDirectory.DtypeName(run.storageDtype)})");
@@ -231,7 +231,7 @@ public sealed partial class TrainingRun
         string start = Path.Combine(runDirectory, state.StartModel);
         using var reference = config.Beta > 0 && lora is null ? Policy.Load(start, config.ChatTemplate, config.Device) : null;
         using var trainer = new GspoTrainer(config, policy, train, rewards, reference);
-        if (optimizerCheckpoint is not null) trainer.Restore(state.Step, optimizerCheckpoint, state.OptimizerSteps);
+        if (optimizerCheckpoint is not null) trainer.Restore(state.Step, optimizerCheckpoint, state.OptimizerSteps, state.ClipScale);
         using var log = new MetricsLog(Path.Combine(runDirectory, "metrics.jsonl"));
         var tensorboard = new TensorBoardLog(runDirectory);
         var guard = new BadStepGuard(config.MaxConsecutiveBadSteps, config.StepsPerGeneration * config.NumIterations, state.ConsecutiveBadSteps);
@@ -245,7 +245,7 @@ public sealed partial class TrainingRun
         {
             Step = trainer.StepsDone, OptimizerSteps = trainer.OptimizerSteps,
             PromptsConsumed = (long)trainer.StepsDone * config.PromptsPerStep, ConsecutiveBadSteps = guard.Consecutive,
-            WallSeconds = WallSeconds,
+            WallSeconds = WallSeconds, ClipScale = trainer.ClipScale,
         };
         string Checkpoint() => lastCheckpoint = checkpoints.Save(trainer, policy, Current(), config, start, config.SaveTotalLimit, storageDtype, lora);
 

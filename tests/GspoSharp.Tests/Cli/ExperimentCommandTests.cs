@@ -13,6 +13,7 @@ public class ExperimentCommandTests
 
         string results = File.ReadAllText(Path.Combine(output, "results.md"));
         Assert.Contains("12 runs of 12 planned", results);
+        Assert.Contains("| volatility | collapsed | degraded | marked |", results);
         foreach (var arm in new[] { "gspo", "gspo-token", "grpo", "grpo-eps0.2", "gspo-tuned", "grpo-rr", "gspo-rr" })
             Assert.Contains($"| {arm} | 1 |", results);
         foreach (var png in new[] { "dense-accuracy.png", "dense-accuracy-time.png", "dense-clip-tokens.png", "moe-volatility.png", "moe-reward.png" })

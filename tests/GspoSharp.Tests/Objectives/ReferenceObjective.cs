@@ -19,8 +19,10 @@ internal static class ReferenceObjective
     /// <param name="reference">Reference log-probs, or null.</param>
     internal static Result Compute(double[][] logp, double[][] old, double[][] adv, double[][]? reference,
         ImportanceSamplingLevel level, double epsLow, double epsHigh, double beta = 0,
-        LossType lossType = LossType.Grpo, int maxCompletionLength = 256)
+        LossType lossType = LossType.Grpo, int maxCompletionLength = 256, double tauPos = 1.0, double tauNeg = 1.05)
     {
+        bool sapo = lossType == LossType.Sapo;
+        static double Sigmoid(double x) => 1 / (1 + Math.Exp(-x));
         int b = logp.Length;
         int n = logp.Count(r => r.Length > 0);
         int tokens = logp.Sum(r => r.Length);
@@ -36,7 +38,7 @@ internal static class ReferenceObjective
             // Aggregation weight c_i of each of this response's per-token losses.
             double c = lossType switch
             {
-                LossType.Grpo => 1.0 / (n * len),
+                LossType.Grpo or LossType.Sapo => 1.0 / (n * len),
                 LossType.Dapo => 1.0 / tokens,
                 _ => 1.0 / ((double)b * maxCompletionLength),
             };
@@ -52,22 +54,26 @@ internal static class ReferenceObjective
                 double r = level == ImportanceSamplingLevel.Token ? w : s;
                 if (level == ImportanceSamplingLevel.Token) ratios.Add(w);
                 double a = adv[i][t];
-                double term = Math.Min(r * a, Math.Clamp(r, lo, hi) * a);
+                // SAPO: term = g(r)·Â with g(r) = (4/τ)σ(τ(r−1)); its slope g'(r) = 4σ(1−σ) replaces the 1 of r·Â.
+                double tau = a > 0 ? tauPos : tauNeg;
+                double term = sapo ? 4 / tau * Sigmoid(tau * (r - 1)) * a : Math.Min(r * a, Math.Clamp(r, lo, hi) * a);
+                double slope = sapo ? 4 * Sigmoid(tau * (r - 1)) * (1 - Sigmoid(tau * (r - 1))) : 1;
                 bool low = r < lo && a < 0, high = r > hi && a > 0;
+                bool gated = !sapo && (low || high);   // no gradient: the hard clip
                 lowTokens += low ? 1 : 0;
                 highTokens += high ? 1 : 0;
                 anyClipped |= low || high;
                 loss += c * -term;
-                if (!low && !high)   // d(r·Â)/d logp_{i,t}
-                    grad[i][t] += level switch
+                if (!gated)   // d(r·Â)/d logp_{i,t}
+                    grad[i][t] += slope * level switch
                     {
                         ImportanceSamplingLevel.Token => -c * w * a,
                         ImportanceSamplingLevel.SequenceToken => -c * s * a,
                         // every token's loss holds s_i, and ∂s_i/∂logp_{i,t'} = s_i/|y_i|
                         _ => 0,
                     };
-                if (level == ImportanceSamplingLevel.Sequence && !low && !high)
-                    for (int u = 0; u < len; u++) grad[i][u] += -c * a * s / len;
+                if (level == ImportanceSamplingLevel.Sequence && !gated)
+                    for (int u = 0; u < len; u++) grad[i][u] += -c * slope * a * s / len;
                 if (reference is not null)
                 {
                     double d = reference[i][t] - logp[i][t];

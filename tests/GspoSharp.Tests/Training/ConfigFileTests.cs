@@ -12,12 +12,14 @@ public class ConfigFileTests
     /// <summary>Every key of <c>gspo train</c>, spelled by hand from TrainConfig's options (TRL names).</summary>
     static readonly string[] AllKeys =
     {
-        "model", "init_arch", "init_size", "init_seed", "device", "chat_template",
+        "model", "init_arch", "init_size", "init_num_hidden_layers", "init_num_experts", "init_num_experts_per_tok", "init_moe_intermediate_size",
+        "init_seed", "device", "chat_template",
         "task", "dataset", "eval_dataset", "reward_funcs", "reward_weights",
         "prompts_per_step", "num_generations", "max_completion_length", "max_prompt_length", "rollout_batch_prompts", "temperature", "top_p", "top_k",
         "steps_per_generation", "num_iterations", "gradient_accumulation_steps", "learning_rate", "lr_scheduler_type",
         "warmup_steps", "weight_decay", "adam_beta1", "adam_beta2", "adam_epsilon", "max_grad_norm",
-        "importance_sampling_level", "epsilon", "epsilon_high", "beta", "loss_type", "scale_rewards",
+        "importance_sampling_level", "epsilon", "epsilon_high", "beta", "loss_type", "sapo_temperature_pos", "sapo_temperature_neg",
+        "epsilon_target_clip_fraction", "epsilon_controller_rate", "scale_rewards", "step_advantage_coef",
         "mask_truncated_completions", "filter_zero_std_groups", "use_sampler_logprobs", "routing_replay",
         "max_steps", "logging_steps", "eval_steps", "eval_prompts", "eval_num_samples", "eval_temperature", "seed",
         "save_steps", "save_dtype", "save_total_limit", "max_consecutive_bad_steps", "report",
@@ -290,7 +292,7 @@ public class ConfigFileTests
     [InlineData("reward_weights: [1.0, heavy]", "reward_weights[1]", "'heavy' is not a number")]
     [InlineData("max_steps: ~", "max_steps", "cannot be null")]
     [InlineData("temperature:", "temperature", "cannot be null")]
-    [InlineData("loss_type: sum", "loss_type", "loss_type must be grpo, dapo (bnpo) or dr_grpo; got 'sum'")]
+    [InlineData("loss_type: sum", "loss_type", "loss_type must be grpo, dapo (bnpo), dr_grpo or sapo; got 'sum'")]
     [InlineData("importance_sampling_level: sentence", "importance_sampling_level", "must be token, sequence or sequence_token")]
     [InlineData("scale_rewards: maybe", "scale_rewards", "must be group, batch or none")]
     [InlineData("lr_scheduler_type: exponential", "lr_scheduler_type", "must be constant, cosine or linear")]
@@ -362,7 +364,8 @@ public class ConfigFileTests
     /// <summary>A config in which every key differs from its default.</summary>
     static readonly TrainConfig Unusual = new()
     {
-        Model = @"C:\models\Qwen3 0.6B: base", InitArch = "qwen3_moe", InitSize = "50m", InitSeed = 9_000_000_000L, Device = "cuda:1", ChatTemplate = true,
+        Model = @"C:\models\Qwen3 0.6B: base", InitArch = "qwen3_moe", InitSize = "50m",
+        InitNumHiddenLayers = 16, InitNumExperts = 64, InitNumExpertsPerTok = 8, InitMoeIntermediateSize = 16, InitSeed = 9_000_000_000L, Device = "cuda:1", ChatTemplate = true,
         Task = null, Dataset = "data/train #1.jsonl", EvalDataset = "data/\"held out\".jsonl",
         RewardFuncs = new[] { "format", "accuracy", "null" }, RewardWeights = new[] { 0.1, 1e-7, 3.0 },
         PromptsPerStep = 3, NumGenerations = 6, MaxCompletionLength = 77, MaxPromptLength = 99, RolloutBatchPrompts = 2, Temperature = 0.1 + 0.2,
@@ -370,7 +373,8 @@ public class ConfigFileTests
         LearningRate = 1.0 / 3e5, LrSchedulerType = LearningRateSchedule.Cosine, WarmupSteps = 11, WeightDecay = 0.01,
         AdamBeta1 = 0.8, AdamBeta2 = 0.95, AdamEpsilon = 1e-12, MaxGradNorm = 0.0,
         ImportanceSamplingLevel = ImportanceSamplingLevel.SequenceToken, Epsilon = 3e-4, EpsilonHigh = 4e-4, Beta = 0.04,
-        LossType = LossType.DrGrpo, ScaleRewards = ScaleRewards.None, MaskTruncatedCompletions = true, FilterZeroStdGroups = true,
+        LossType = LossType.DrGrpo, SapoTemperaturePos = 2.5, SapoTemperatureNeg = 3.5, EpsilonTargetClipFraction = 0.15, EpsilonControllerRate = 0.5,
+        ScaleRewards = ScaleRewards.None, StepAdvantageCoef = 0.25, MaskTruncatedCompletions = true, FilterZeroStdGroups = true,
         UseSamplerLogprobs = true, RoutingReplay = true, MaxSteps = 5, LoggingSteps = 2, EvalSteps = 10, EvalPrompts = 7,
         EvalNumSamples = 2, EvalTemperature = 0.0, Seed = -1, SaveSteps = 7, SaveDtype = SaveDtype.BFloat16, SaveTotalLimit = 4, MaxConsecutiveBadSteps = 3, Report = false,
         SftSteps = 12, SftBatchSize = 5, SftLearningRate = 2.5e-3,

@@ -12,6 +12,10 @@ public class TrainConfigValidationTests
     static readonly Dictionary<string, TrainConfig> Invalid = new()
     {
         ["num_generations 1"] = Defaults with { NumGenerations = 1 },
+        ["init_num_experts on a dense model"] = Defaults with { InitNumExperts = 16 },
+        ["top-9 of 8 experts"] = Defaults with { InitArch = "qwen3_moe", InitSize = "tiny", InitNumExpertsPerTok = 9 },
+        ["top-8 of 4 experts"] = Defaults with { InitArch = "qwen3_moe", InitSize = "tiny", InitNumExperts = 4, InitNumExpertsPerTok = 8 },
+        ["init_num_hidden_layers 0"] = Defaults with { InitNumHiddenLayers = 0 },
         ["num_generations 0"] = Defaults with { NumGenerations = 0 },
         ["steps_per_generation 0"] = Defaults with { StepsPerGeneration = 0 },
         ["steps_per_generation -1"] = Defaults with { StepsPerGeneration = -1 },
@@ -64,6 +68,10 @@ public class TrainConfigValidationTests
     [InlineData("three weights for two rewards", "reward_weights")]
     [InlineData("init_arch gpt2", "init_arch")]
     [InlineData("init_size huge", "init_size")]
+    [InlineData("init_num_experts on a dense model", "init_num_experts")]
+    [InlineData("top-9 of 8 experts", "init_num_experts_per_tok")]
+    [InlineData("top-8 of 4 experts", "init_num_experts_per_tok")]
+    [InlineData("init_num_hidden_layers 0", "init_num_hidden_layers")]
     public void An_invalid_value_is_refused_with_its_key_first(string name, string key)
     {
         var message = Assert.Throws<ArgumentException>(() => Invalid[name].Validate()).Message;
