@@ -65,7 +65,7 @@ internal static class MemoryBench
     }
 
     static double TotalMemoryGb() =>
-        File.ReadLines("/proc/meminfo").Where(l => l.StartsWith("MemTotal:")).Select(l => double.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1e6).FirstOrDefault();
+        File.ReadLines("/proc/meminfo").Where(l => l.StartsWith("MemTotal:")).Select(l => double.Parse(l.Split(new[] { ' ', '\t' }, StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1e6).FirstOrDefault();
 
     /// <summary>Runs this benchmark program again as <c>memory-child MODEL VARIANT</c> and formats its result line.</summary>
     static string Child(string model, string variant)
@@ -131,7 +131,7 @@ internal static class MemoryBench
     /// <summary>A field of /proc/self/status (kB) in GB (10⁹ bytes).</summary>
     static double ResidentGb(string field) =>
         File.ReadLines("/proc/self/status").Where(l => l.StartsWith(field + ":"))
-            .Select(l => double.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1e3 / 1e9).First();
+            .Select(l => double.Parse(l.Split(new[] { ' ', '\t' }, StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1e3 / 1e9).First();
 
     /// <summary>
     /// A projection y = x Wᵀ with W held in bfloat16, three ways: a float32 W (the reference), W widened to float32 for
