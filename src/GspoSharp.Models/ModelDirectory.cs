@@ -30,17 +30,22 @@ public static class ModelDirectory
     /// <summary>
     /// Loads the model in <paramref name="directory"/>: validates config.json, checks that the
     /// checkpoint holds exactly the model's tensors with the right shapes, converts them to
-    /// <paramref name="dtype"/> and places them on <paramref name="device"/>.
+    /// <paramref name="dtype"/> and places them on <paramref name="device"/>. With <paramref name="projectionWeightDtype"/>,
+    /// the projection weights (attention, MLP, MoE) are built and read directly in that dtype and frozen (the
+    /// half-precision base of a LoRA run, <see cref="ProjectionLinear.WeightsStoredIn"/>), never held in float32.
     /// </summary>
     /// <exception cref="ModelFormatException">A file is missing or malformed, or a tensor is missing,
     /// unexpected or wrongly shaped; the message names the file and the tensor or field.</exception>
-    public static CausalLm Load(string directory, ScalarType dtype = ScalarType.Float32, Device? device = null)
+    public static CausalLm Load(string directory, ScalarType dtype = ScalarType.Float32, Device? device = null,
+        ScalarType? projectionWeightDtype = null)
     {
         if (!Directory.Exists(directory)) throw new ModelFormatException($"{directory}: the model directory does not exist.");
         var config = ModelConfig.Load(Path.Combine(directory, ConfigFileName));
         using var checkpoint = HfSafetensorsCheckpoint.Open(directory);
         CheckSizes(config, checkpoint, Path.Combine(directory, ConfigFileName));
-        var model = new CausalLm(config, dtype);
+        CausalLm model;
+        using (projectionWeightDtype is { } stored ? ProjectionLinear.WeightsStoredIn(stored) : null)
+            model = new CausalLm(config, dtype);
         try
         {
             var parameters = model.named_parameters().ToList();
@@ -61,7 +66,7 @@ public static class ModelDirectory
                     throw new ModelFormatException($"{entry.File}: tensor {name} has shape [{string.Join(", ", entry.Shape)}] " +
                                                    $"but the config implies [{string.Join(", ", parameter.shape)}].");
                 using var scope = NewDisposeScope();
-                parameter.copy_(checkpoint.ReadTensor(name, dtype));
+                parameter.copy_(checkpoint.ReadTensor(name, parameter.dtype));   // dtype, or the projections' stored dtype
             }
             if (device is not null && device.type != DeviceType.CPU) model.to(device);
             return model;

@@ -40,10 +40,20 @@ public static class Lora
         var generator = new Generator((ulong)seed, model.Device);
         foreach (var (_, layer) in targets)
             layer.Attach(LoraAdapter.Initialize(layer.InFeatures, layer.OutFeatures, settings.Rank, settings.Scaling, settings.Dropout,
-                layer.Weight.dtype, model.Device, generator));
+                layer.ComputeDtype, model.Device, generator));
         Freeze(model);
         model.eval();   // dropout only where the trainer switches to training mode
         return targets.Count;
+    }
+
+    /// <summary>
+    /// Stores the weight of every projection of <paramref name="model"/> (attention, MLP, MoE router and experts) in
+    /// <paramref name="dtype"/>, rounded to nearest even, and freezes them: the frozen base of a LoRA run in half precision
+    /// (<c>base_dtype</c>). The layers still compute in the model's dtype. Embeddings, norms and the output head keep theirs.
+    /// </summary>
+    public static void StoreBase(CausalLm model, ScalarType dtype)
+    {
+        foreach (var (_, layer) in model.Projections()) layer.StoreWeightAs(dtype);
     }
 
     /// <summary>Stops gradients to every base parameter (the adapters alone train).</summary>

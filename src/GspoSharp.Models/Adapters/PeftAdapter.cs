@@ -168,7 +168,7 @@ public static class PeftAdapter
         foreach (var (module, (a, b)) in factors)
         {
             var layer = projections[module];
-            var dtype = layer.Weight.dtype;
+            var dtype = layer.ComputeDtype;
             projections[module].Attach(new LoraAdapter(reader.ReadTensor(a!.Name, dtype, model.Device), reader.ReadTensor(b!.Name, dtype, model.Device),
                 settings.Scaling, settings.Dropout));
         }

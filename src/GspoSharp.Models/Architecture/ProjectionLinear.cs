@@ -11,11 +11,14 @@ namespace GspoSharp.Models.Architecture;
 /// <c>bias</c>, so state-dict names stay the Hugging Face ones (<c>…q_proj.weight</c>); the adapter is
 /// held in a property, which TorchSharp does not register, so it never enters the base model's
 /// state dict, its parameters or its Hugging Face save.
+/// The weight of a frozen base may be stored in half precision (<see cref="StoreWeightAs"/>,
+/// <see cref="WeightsStoredIn"/>); the layer then still computes in its compute dtype, widening W for
+/// each product (<see cref="WidenedWeightLinear"/>), so the result is that of the rounded weight in float32.
 /// </summary>
 public sealed class ProjectionLinear : nn.Module<Tensor, Tensor>
 {
 #pragma warning disable IDE1006 // field names are the Hugging Face state-dict names
-    readonly Parameter weight;
+    Parameter weight;   // replaced (same name) when the weight is stored in another dtype
     readonly Parameter? bias;
 #pragma warning restore IDE1006
 
@@ -25,7 +28,9 @@ public sealed class ProjectionLinear : nn.Module<Tensor, Tensor>
     {
         InFeatures = inFeatures;
         OutFeatures = outFeatures;
-        weight = new Parameter(empty(new[] { outFeatures, inFeatures }, dtype));
+        ComputeDtype = dtype;
+        var stored = storedWeightDtype ?? dtype;
+        weight = new Parameter(empty(new[] { outFeatures, inFeatures }, stored), requires_grad: stored == dtype);
         nn.init.kaiming_uniform_(weight, a: Math.Sqrt(5));
         if (hasBias)
         {
@@ -34,6 +39,50 @@ public sealed class ProjectionLinear : nn.Module<Tensor, Tensor>
             nn.init.uniform_(bias, -bound, bound);
         }
         RegisterComponents();
+    }
+
+    [ThreadStatic] static ScalarType? storedWeightDtype;
+
+    /// <summary>
+    /// Until disposed, projections constructed on this thread store their weight in <paramref name="dtype"/>
+    /// (frozen, no gradient), so that a model whose base is kept in half precision never allocates
+    /// its projection weights in float32, not even while it is built and loaded. An ambient setting
+    /// rather than a constructor argument keeps the architecture files unaware of weight storage.
+    /// </summary>
+    public static IDisposable WeightsStoredIn(ScalarType dtype)
+    {
+        if (dtype is not (ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16 or ScalarType.Float64))
+            throw new ArgumentException($"projection weights are stored as float32, bfloat16 or float16, not {dtype}.");
+        var previous = storedWeightDtype;
+        storedWeightDtype = dtype;
+        return new Restore(() => storedWeightDtype = previous);
+    }
+
+    sealed class Restore(Action restore) : IDisposable
+    {
+        public void Dispose() => restore();
+    }
+
+    /// <summary>The dtype the layer computes in (its input's and output's; the bias's).</summary>
+    public ScalarType ComputeDtype { get; }
+
+    /// <summary>Whether the weight is stored in another dtype than the layer computes in (a frozen half-precision base).</summary>
+    public bool WeightWidened => weight.dtype != ComputeDtype;
+
+    /// <summary>
+    /// Stores the weight in <paramref name="dtype"/> from now on, rounded to nearest even; a weight stored in another
+    /// dtype than <see cref="ComputeDtype"/> is frozen (it takes no gradient). The state-dict name stays <c>weight</c>.
+    /// </summary>
+    public void StoreWeightAs(ScalarType dtype)
+    {
+        if (weight.dtype == dtype) return;
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var stored = new Parameter(weight.detach().to_type(dtype).DetachFromDisposeScope(), requires_grad: dtype == ComputeDtype && weight.requires_grad);
+        var old = weight;
+        weight = stored;
+        ConditionallyRegisterParameter(nameof(weight), stored);
+        old.Dispose();
     }
 
     /// <summary>Input width.</summary>
@@ -75,7 +124,7 @@ public sealed class ProjectionLinear : nn.Module<Tensor, Tensor>
     /// <inheritdoc />
     public override Tensor forward(Tensor x)
     {
-        var y = nn.functional.linear(x, weight, bias);
+        var y = weight.dtype == x.dtype ? nn.functional.linear(x, weight, bias) : WidenedWeightLinear.Compute(x, weight, bias);
         if (Adapter is null || !AdapterEnabled) return y;
         using var scope = NewDisposeScope();
         return y.add(Adapter.Delta(x, training), Scalars.One).MoveToOuterDisposeScope();

@@ -27,10 +27,11 @@ public sealed class Policy(CausalLm model, HfTokenizer tokenizer, bool chatTempl
 
     /// <summary>Loads a model directory: weights, tokenizer, and end-of-sequence ids from
     /// generation_config.json, config.json or the tokenizer, in that order.</summary>
-    public static Policy Load(string directory, bool chatTemplate, string device = "cpu")
+    /// <paramref name="projectionWeightDtype"/>: keep the projection weights in this dtype, frozen (a LoRA run's half-precision base).
+    public static Policy Load(string directory, bool chatTemplate, string device = "cpu", TorchSharp.torch.ScalarType? projectionWeightDtype = null)
     {
         var tokenizer = HfTokenizer.Load(directory);
-        var model = ModelDirectory.Load(directory, device: TorchSharp.torch.device(device));
+        var model = ModelDirectory.Load(directory, device: TorchSharp.torch.device(device), projectionWeightDtype: projectionWeightDtype);
         var eos = ModelDirectory.LoadGenerationConfig(directory)?.EosTokenIds is { Count: > 0 } g ? g
             : model.Config.EosTokenIds.Count > 0 ? model.Config.EosTokenIds
             : tokenizer.EosTokenId is { } e ? new[] { e } : Array.Empty<int>();

@@ -30,7 +30,7 @@ public sealed record TrainConfig
     public int? InitMoeIntermediateSize { get; init; }
     [Description("Seed of a created model's initialisation.")]
     public long InitSeed { get; init; }
-    [Description("Where the model runs: cpu, or cuda / cuda:N with a CUDA build of TorchSharp (this repository references TorchSharp-cpu).")]
+    [Description("Where the model runs: cpu, or cuda / cuda:N in a CUDA build (dotnet build -p:TorchBackend=cuda; the default build references TorchSharp-cpu).")]
     public string Device { get; init; } = "cpu";
     [Description("Wrap plain prompts as a user turn of the tokenizer's chat template (rows with \"messages\" always use it).")]
     public bool ChatTemplate { get; init; }
@@ -148,7 +148,7 @@ public sealed record TrainConfig
     public bool Report { get; init; } = true;
 
     // ---- Supervised warm start (run before RL when sft_steps > 0) -------------------------------
-    [Description("Supervised fine-tuning steps on the data's \"completion\" demonstrations before RL (the paper's cold start). 0 = none.")]
+    [Description("Supervised fine-tuning steps on the data's \"completion\" demonstrations before RL (the paper's cold start). 0 = none. With use_peft it trains every weight, and the adapters then train on the warmed-up model (sft-model/).")]
     public int SftSteps { get; init; }
     [Description("Demonstrations per SFT step.")]
     public int SftBatchSize { get; init; } = 32;
@@ -170,6 +170,8 @@ public sealed record TrainConfig
     public bool UseRslora { get; init; }
     [Description("Recompute each decoder layer in the backward pass instead of keeping its activations: less memory, about one more forward pass per update. TRL: gradient_checkpointing.")]
     public bool GradientCheckpointing { get; init; }
+    [Description("With use_peft: the dtype the frozen base's projection weights are kept in, float32 | bfloat16 | float16 (rounded to nearest even). Half precision halves their memory; the layers still compute in float32, widening each weight for its product (docs/lora.md).")]
+    public string BaseDtype { get; init; } = "float32";
     [Description("Start from this PEFT adapter directory (adapter_config.json + adapter_model.safetensors) instead of fresh adapters; its r, α, dropout and targets replace the lora_* keys. Needs use_peft.")]
     public string? Adapter { get; init; }
 
@@ -182,6 +184,21 @@ public sealed record TrainConfig
 
     /// <summary>The init_num_* overrides of a created model's shape.</summary>
     public Models.ModelShape InitShape => new(InitNumHiddenLayers, InitNumExperts, InitNumExpertsPerTok, InitMoeIntermediateSize);
+
+    /// <summary>The dtype of base_dtype (float32 unless a half precision is named).</summary>
+    public TorchSharp.torch.ScalarType BaseScalarType => BaseDtype switch
+    {
+        "bfloat16" => TorchSharp.torch.ScalarType.BFloat16,
+        "float16" => TorchSharp.torch.ScalarType.Float16,
+        _ => TorchSharp.torch.ScalarType.Float32,
+    };
+
+    /// <summary>Whether this build references a CUDA build of TorchSharp (-p:TorchBackend=cuda).</summary>
+#if GSPO_TORCH_CUDA
+    public static bool CudaBuild => true;
+#else
+    public static bool CudaBuild => false;
+#endif
 
     /// <summary>Rollout batch size, B·G.</summary>
     public int CompletionsPerStep => PromptsPerStep * NumGenerations;
@@ -247,8 +264,10 @@ public sealed record TrainConfig
             $"has {RewardWeights?.Count} weights for {RewardFuncs.Count} reward functions.");
         Require(SftSteps >= 0 && SftBatchSize >= 1 && SftLearningRate > 0, "sft_steps", "sft_steps ≥ 0, sft_batch_size ≥ 1 and sft_learning_rate > 0 are required.");
         if (UsePeft) Lora.Validate();
+        Require(BaseDtype is "float32" or "bfloat16" or "float16", "base_dtype", $"is '{BaseDtype}'; must be float32, bfloat16 or float16.");
+        Require(BaseDtype == "float32" || UsePeft, "base_dtype",
+            $"is {BaseDtype}, which keeps a frozen base in half precision; it needs use_peft: true (training every weight keeps them in float32).");
         Require(Adapter is null || UsePeft, "adapter", "starts from a LoRA adapter; set use_peft: true.");
-        Require(!(UsePeft && SftSteps > 0), "sft_steps", "the supervised warm start trains every weight; with use_peft, warm-start the base model separately (gspo sft) and train the adapter on it.");
         Require(Models.Architecture.ModelConfig.ParseType(InitArch) is not null, "init_arch", $"is '{InitArch}'; must be qwen3, qwen3_moe, qwen2 or llama.");
         Require(Models.TinyConfigs.ParseSize(InitSize) is not null, "init_size", $"is '{InitSize}'; must be tiny, small or 50m.");
         if (Model is null && Models.TinyConfigs.ParseSize(InitSize) is { } size && Models.Architecture.ModelConfig.ParseType(InitArch) is { } type)
@@ -261,8 +280,9 @@ public sealed record TrainConfig
                 throw new ArgumentException($"init_{e.Message.Split(' ')[0]}: {e.Message}");
             }
         Require(Device == "cpu" || System.Text.RegularExpressions.Regex.IsMatch(Device, @"^cuda(:\d+)?$"), "device", $"is '{Device}'; must be cpu, cuda or cuda:N.");
-        Require(Device == "cpu" || TorchSharp.torch.cuda.is_available(), "device",
-            $"is '{Device}' but CUDA is not available: this build uses TorchSharp-cpu (reference TorchSharp-cuda-linux or -windows instead).");
+        Require(Device == "cpu" || (CudaBuild && TorchSharp.torch.cuda.is_available()), "device", CudaBuild
+            ? $"is '{Device}' but CUDA is not available here (no CUDA device, or its driver is missing)."
+            : $"is '{Device}' but this gspo is a CPU build (TorchSharp-cpu); build it with dotnet build -p:TorchBackend=cuda to run on a GPU, or use device: cpu.");
         try
         {
             var warnings = Objective.Validate().ToList();

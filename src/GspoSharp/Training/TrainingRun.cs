@@ -108,7 +108,8 @@ public sealed partial class TrainingRun
         }
         run.storageDtype = SaveDtypes.Resolve(config.SaveDtype, start);
         progress.Stage("model", $"loading {start} (models are saved in {ModelDirectory.DtypeName(run.storageDtype)})");
-        using var policy = Policy.Load(start, config.ChatTemplate, config.Device);
+        // A half-precision base is read as such, unless SFT first trains every weight in float32.
+        using var policy = Policy.Load(start, config.ChatTemplate, config.Device, config.SftSteps == 0 ? HalfBase(config) : null);
         if (config.SftSteps > 0)
         {
             progress.Stage("sft", $"supervised warm start: {config.SftSteps} steps of {config.SftBatchSize} demonstrations");
@@ -131,6 +132,7 @@ public sealed partial class TrainingRun
         if (config.UsePeft)
         {
             progress.Stage("model", config.Adapter is { } adapter ? $"LoRA adapter from {adapter}" : $"fresh LoRA adapters (r {config.LoraR}, α {config.LoraAlpha})");
+            if (HalfBase(config) is { } half) Lora.StoreBase(policy.Model, half);   // after SFT; a no-op when loaded so
             run.lora = config.Adapter is { } dir ? PeftAdapter.Load(policy.Model, dir) : config.Lora;
             if (config.Adapter is null) Lora.Attach(policy.Model, run.lora, config.Seed);
         }
@@ -177,7 +179,7 @@ public sealed partial class TrainingRun
         string startModel = Path.Combine(runDirectory, state.StartModel);
         run.storageDtype = SaveDtypes.Resolve(config.SaveDtype, config.UsePeft ? startModel : Path.Combine(latest.Path, "model"));
         // A LoRA checkpoint holds only the adapter: the frozen base is the run's start model.
-        using var policy = config.UsePeft ? Policy.Load(startModel, config.ChatTemplate, config.Device)
+        using var policy = config.UsePeft ? Policy.Load(startModel, config.ChatTemplate, config.Device, HalfBase(config))
             : Checkpoints.LoadPolicy(latest.Path, config.ChatTemplate, config.Device);
         if (config.UsePeft) run.lora = PeftAdapter.Load(policy.Model, Path.Combine(latest.Path, Checkpoints.AdapterDirectory));
         if (!finishing) return run.Loop(policy, train, eval, rewards, state, Path.Combine(latest.Path, "optimizer.bin"));
@@ -186,6 +188,9 @@ public sealed partial class TrainingRun
         using var log = new MetricsLog(Path.Combine(runDirectory, "metrics.jsonl"));
         return run.Complete(policy, eval, state, log, new TensorBoardLog(runDirectory), latest.Path);
     }
+
+    /// <summary>The dtype of a LoRA run's frozen projection weights when base_dtype asks for half precision, else null.</summary>
+    static ScalarType? HalfBase(TrainConfig config) => config.UsePeft && config.BaseScalarType != ScalarType.Float32 ? config.BaseScalarType : null;
 
     /// <summary>True when summary.json records that all <paramref name="maxSteps"/> steps ran and the run completed.
     /// summary.json is the last file a run writes, so this is true only when nothing is left to do.</summary>

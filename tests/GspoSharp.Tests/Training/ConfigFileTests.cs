@@ -24,7 +24,7 @@ public class ConfigFileTests
         "max_steps", "logging_steps", "eval_steps", "eval_prompts", "eval_num_samples", "eval_temperature", "seed",
         "save_steps", "save_dtype", "save_total_limit", "max_consecutive_bad_steps", "report",
         "sft_steps", "sft_batch_size", "sft_learning_rate",
-        "use_peft", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "use_rslora", "gradient_checkpointing", "adapter",
+        "use_peft", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "use_rslora", "gradient_checkpointing", "base_dtype", "adapter",
     };
 
     static string Write(TempDirectory dir, string name, string text)
@@ -378,7 +378,7 @@ public class ConfigFileTests
         UseSamplerLogprobs = true, RoutingReplay = true, MaxSteps = 5, LoggingSteps = 2, EvalSteps = 10, EvalPrompts = 7,
         EvalNumSamples = 2, EvalTemperature = 0.0, Seed = -1, SaveSteps = 7, SaveDtype = SaveDtype.BFloat16, SaveTotalLimit = 4, MaxConsecutiveBadSteps = 3, Report = false,
         SftSteps = 12, SftBatchSize = 5, SftLearningRate = 2.5e-3,
-        UsePeft = true, LoraR = 8, LoraAlpha = 0.5, LoraDropout = 0.0, LoraTargetModules = new[] { "all-linear" }, UseRslora = true, GradientCheckpointing = true,
+        UsePeft = true, LoraR = 8, LoraAlpha = 0.5, LoraDropout = 0.0, LoraTargetModules = new[] { "all-linear" }, UseRslora = true, GradientCheckpointing = true, BaseDtype = "bfloat16",
         Adapter = "adapters/step 100",
     };
 

@@ -148,16 +148,42 @@ public class LoraRunTests
         Assert.Equal(AdapterTensors(Path.Combine(first, "final-model")).Keys.Order(), AdapterTensors(Path.Combine(second, "final-model")).Keys.Order());
     }
 
+    [Fact]
+    public void A_lora_run_with_a_warm_start_and_a_bfloat16_base_trains_on_the_sft_model_and_resumes_exactly()
+    {
+        using var dir = new TempDirectory();
+        var config = Quick() with { Model = null, SftSteps = 8, SftBatchSize = 8, BaseDtype = "bfloat16" };
+        string straight = Path.Combine(dir.Path, "straight"), stopped = Path.Combine(dir.Path, "stopped");
+        Assert.Null(TrainingRun.Execute(config, straight, new QuietProgress()).Stopped);
+
+        // The warm start trained every weight in float32 and saved them; the adapter's base is that model.
+        string sft = Path.Combine(straight, "sft-model");
+        Assert.Equal(ScalarType.Float32, ModelDirectory.StorageDtype(sft));
+        var written = JsonNode.Parse(File.ReadAllText(Path.Combine(straight, "final-model", "adapter_config.json")))!;
+        Assert.Equal(Path.GetFullPath(sft), (string?)written["base_model_name_or_path"]);
+        Assert.Contains(AdapterTensors(Path.Combine(straight, "final-model")), t => t.Key.EndsWith("lora_B.weight") && t.Value.Any(v => v != 0));
+
+        var progress = new QuietProgress(stopAfterStep: 2);
+        Assert.Equal("interrupted", TrainingRun.Execute(config, stopped, progress, progress.StopRequested).Stopped);
+        Assert.Null(TrainingRun.Resume(stopped, new QuietProgress()).Stopped);
+        var x = AdapterTensors(Path.Combine(straight, "final-model"));
+        var y = AdapterTensors(Path.Combine(stopped, "final-model"));
+        Assert.Equal(x.Keys.Order(), y.Keys.Order());
+        foreach (var (name, values) in x) Assert.Equal(values, y[name]);
+    }
+
     [Theory]
     [InlineData("adapter", "adapter: starts from a LoRA adapter; set use_peft: true.")]
-    [InlineData("sft", "sft_steps: the supervised warm start trains every weight")]
+    [InlineData("half base", "base_dtype: is bfloat16, which keeps a frozen base in half precision; it needs use_peft: true")]
+    [InlineData("base dtype", "base_dtype: is 'int8'; must be float32, bfloat16 or float16.")]
     [InlineData("rank", "lora_r: is 0")]
     public void Bad_lora_options_are_refused_naming_the_key(string what, string message)
     {
         var config = what switch
         {
             "adapter" => Quick() with { UsePeft = false, Adapter = "somewhere" },
-            "sft" => Quick() with { SftSteps = 2 },
+            "half base" => Quick() with { UsePeft = false, Beta = 0, BaseDtype = "bfloat16" },
+            "base dtype" => Quick() with { BaseDtype = "int8" },
             _ => Quick() with { LoraR = 0 },
         };
         Assert.StartsWith(message, Assert.Throws<ArgumentException>(() => config.Validate()).Message);

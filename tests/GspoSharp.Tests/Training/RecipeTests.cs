@@ -63,13 +63,15 @@ public class RecipeTests
         Assert.EndsWith("<|im_start|>assistant\n", prompt);
     }
 
-    [Fact]
-    public void The_lora_recipe_trains_an_adapter_on_a_tiny_qwen3_with_the_real_tokenizer()
+    [Theory]
+    [InlineData("qwen3-0.6b-gsm8k-lora.yaml", false, "float32")]
+    [InlineData("qwen3-1.7b-gsm8k-lora.yaml", true, "bfloat16")]
+    public void A_lora_recipe_trains_an_adapter_on_a_tiny_qwen3_with_the_real_tokenizer(string recipe, bool checkpointing, string baseDtype)
     {
         using var dir = new TempDirectory();
         string data = Path.Combine(AppContext.BaseDirectory, "Training", "data", "gsm8k-sample.jsonl");
         string model = TinyWithRealTokenizer(Path.Combine(dir.Path, "model"), ModelType.Qwen3);
-        var config = ConfigFile.Load(new TrainConfig(), Path.Combine(Repository.Root, "recipes", "qwen3-0.6b-gsm8k-lora.yaml"), new[]
+        var config = ConfigFile.Load(new TrainConfig(), Path.Combine(Repository.Root, "recipes", recipe), new[]
         {
             $"model={model}", "device=cpu", $"dataset={data}", $"eval_dataset={data}", "prompts_per_step=2", "num_generations=2",
             "max_completion_length=8", "gradient_accumulation_steps=1", "max_steps=2", "save_steps=1", "eval_steps=0", "eval_prompts=2", "report=false",
@@ -77,6 +79,7 @@ public class RecipeTests
         Assert.True(config.UsePeft);
         Assert.Equal((16, 32.0), (config.LoraR, config.LoraAlpha));
         Assert.Equal(new[] { "all-linear" }, config.LoraTargetModules);
+        Assert.Equal((checkpointing, baseDtype), (config.GradientCheckpointing, config.BaseDtype));
         Assert.Equal((ImportanceSamplingLevel.Sequence, 3e-4, 4e-4), (config.ImportanceSamplingLevel, config.Epsilon!.Value, config.EpsilonHigh!.Value));
 
         string run = Path.Combine(dir.Path, "run");

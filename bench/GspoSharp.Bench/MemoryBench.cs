@@ -1,0 +1,166 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using GspoSharp.Models;
+using GspoSharp.Models.Adapters;
+using GspoSharp.Models.Architecture;
+using GspoSharp.Objectives;
+using GspoSharp.Training;
+using static TorchSharp.torch;
+
+namespace GspoSharp.Bench;
+
+/// <summary>
+/// Peak resident memory and time of one GSPO update (forward, backward and AdamW step on one
+/// sequence of 1,024 tokens) for random models of Qwen3-0.6B's and Qwen3-1.7B's exact shapes:
+/// full fine-tuning in float32, LoRA r = 16 on every projection, LoRA with gradient checkpointing,
+/// and LoRA with checkpointing and a bfloat16 base. Each configuration runs in a child process of
+/// its own, so every peak (VmHWM of /proc/self/status) is that configuration's alone, from model
+/// creation to the end of the second update; the time is the second update's (the first allocates
+/// the AdamW state). Before that, the cost of the three ways a projection can compute with a
+/// half-precision weight, at the update's and at decoding's shapes.
+/// </summary>
+internal static class MemoryBench
+{
+    /// <summary>Qwen3-0.6B's and Qwen3-1.7B's config.json values (the Hugging Face releases); both tie the embedding.</summary>
+    static ModelConfig Qwen3(string name) => name switch
+    {
+        "qwen3-0.6b" => Shape(hidden: 1024, intermediate: 3072),
+        "qwen3-1.7b" => Shape(hidden: 2048, intermediate: 6144),
+        _ => throw new ArgumentException($"unknown model '{name}'; use qwen3-0.6b or qwen3-1.7b."),
+    };
+
+    static ModelConfig Shape(int hidden, int intermediate) => new()
+    {
+        ModelType = ModelType.Qwen3, VocabSize = 151_936, HiddenSize = hidden, IntermediateSize = intermediate, NumHiddenLayers = 28,
+        NumAttentionHeads = 16, NumKeyValueHeads = 8, HeadDim = 128, RmsNormEps = 1e-6, RopeTheta = 1_000_000,
+        MaxPositionEmbeddings = 40_960, TieWordEmbeddings = true, QkNorm = true, EosTokenIds = new[] { 151_645 },
+    };
+
+    static readonly string[] Variants = { "full", "lora", "lora+ckpt", "lora+ckpt+bf16" };
+
+    const int Tokens = 1024, PromptTokens = 128;
+
+    /// <summary>The comparison of projection dtypes, then every (model, variant) in a child process.</summary>
+    public static void Run()
+    {
+        DtypeMatmul();
+        Console.WriteLine($"one GSPO update: 1 sequence × {Tokens} tokens ({Tokens - PromptTokens} scored), AdamW; LoRA r 16, α 32, all-linear; " +
+                          "peak = VmHWM of a child process per row, from model creation on; time = the second update");
+        Console.WriteLine($"{"model",-11} {"configuration",-16} {"trainable",12} {"after creation",15} {"peak",8} {"update",9}");
+        foreach (var model in new[] { "qwen3-0.6b", "qwen3-1.7b" })
+            foreach (var variant in Variants)
+            {
+                var config = Qwen3(model);
+                if (variant == "full" && model == "qwen3-1.7b")
+                {
+                    // Weights, gradients and two AdamW moments in float32, before any activation.
+                    double bytes = 16.0 * config.ParameterCount();
+                    Console.WriteLine($"{model,-11} {variant,-16} {config.ParameterCount(),12:N0} {"",15} {"not run",8}: needs ≥ {bytes / 1e9:F1} GB " +
+                                      $"(16 bytes per parameter) of {TotalMemoryGb():F1} GB");
+                    continue;
+                }
+                if (variant == "lora" && model == "qwen3-1.7b")
+                {
+                    // Without checkpointing, the 0.6B shape's activations of one 1024-token update are ≈ 12 GB
+                    // (its LoRA peak less its weights); the 1.7B shape's are larger still, beside 6.9 GB of float32 weights.
+                    Console.WriteLine($"{model,-11} {variant,-16} {"",12} {"",15} {"not run",8}: float32 weights ({4.0 * config.ParameterCount() / 1e9:F1} GB) " +
+                                      "and activations without checkpointing (≈ 12 GB on the 0.6B shape) exceed a shared 24 GB machine");
+                    continue;
+                }
+                Console.WriteLine(Child(model, variant));
+            }
+    }
+
+    static double TotalMemoryGb() =>
+        File.ReadLines("/proc/meminfo").Where(l => l.StartsWith("MemTotal:")).Select(l => double.Parse(l.Split(new[] { ' ', '\t' }, StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1e6).FirstOrDefault();
+
+    /// <summary>Runs this benchmark program again as <c>memory-child MODEL VARIANT</c> and formats its result line.</summary>
+    static string Child(string model, string variant)
+    {
+        var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, RedirectStandardError = true };
+        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet") start.ArgumentList.Add(typeof(MemoryBench).Assembly.Location);
+        foreach (var a in new[] { "memory-child", model, variant }) start.ArgumentList.Add(a);
+        using var child = Process.Start(start)!;
+        var stderr = child.StandardError.ReadToEndAsync();
+        string output = child.StandardOutput.ReadToEnd();
+        child.WaitForExit();
+        var line = output.Split('\n').LastOrDefault(l => l.StartsWith('{'));
+        if (child.ExitCode != 0 || line is null)
+            return $"{model,-11} {variant,-16} failed (exit {child.ExitCode}): {stderr.Result.Split('\n').FirstOrDefault(l => l.Length > 0)}";
+        var r = JsonNode.Parse(line)!;
+        return $"{model,-11} {variant,-16} {(long)r["trainable"]!,12:N0} {(double)r["created_gb"]!,12:F2} GB {(double)r["peak_gb"]!,5:F2} GB {(double)r["update_s"]!,7:F1} s";
+    }
+
+    /// <summary>The child: builds the model, runs two updates, prints one JSON line.</summary>
+    public static int RunChild(string model, string variant)
+    {
+        if (!Variants.Contains(variant)) throw new ArgumentException($"unknown variant '{variant}'; use {string.Join(", ", Variants)}.");
+        var config = Qwen3(model);
+        bool lora = variant.StartsWith("lora"), checkpointing = variant.Contains("ckpt"), bf16 = variant.EndsWith("bf16");
+        CausalLm policy;
+        // A bfloat16 base is built in bfloat16: its projections never exist in float32 (as ModelDirectory.Load does).
+        using (bf16 ? ProjectionLinear.WeightsStoredIn(ScalarType.BFloat16) : null)
+            policy = new CausalLm(config);
+        using var _ = policy;
+        policy.InitializeWeights(seed: 1);
+        if (lora) Lora.Attach(policy, new LoraSettings(16, 32, 0.05, new[] { LoraSettings.AllLinear }, UseRslora: false), seed: 1);
+        policy.GradientCheckpointing = checkpointing;
+        double created = ResidentGb("VmRSS");
+        using var optimization = new Optimization(policy, 1e-5, 0, 0.9, 0.999, 1e-8, 0, 10, LearningRateSchedule.Constant);
+
+        var generator = new Generator(7);
+        using var ids = randint(0, config.VocabSize, new long[] { 1, Tokens }, generator: generator);
+        using var mask = ones(new long[] { 1, Tokens }, ScalarType.Bool);
+        using var targets = cat(new[] { zeros(new long[] { 1, PromptTokens - 1 }, ScalarType.Bool), ones(new long[] { 1, Tokens - PromptTokens }, ScalarType.Bool) }, 1);
+        double seconds = 0;
+        for (int update = 0; update < 2; update++)
+        {
+            using var scope = NewDisposeScope();
+            var clock = Stopwatch.StartNew();
+            policy.train();
+            optimization.ZeroGrad();
+            using var scores = policy.ScoreTokens(ids, mask, targets);
+            var old = scores.LogProbs.detach();
+            using var loss = PolicyObjective.Compute(new PolicyBatch(scores.LogProbs, old, ones(1), targets), PolicyObjectiveOptions.Gspo());
+            loss.Loss.backward();
+            optimization.Step(1.0);
+            seconds = clock.Elapsed.TotalSeconds;
+        }
+        long trainable = policy.TrainableParameters().Sum(p => p.Parameter.numel());
+        Console.WriteLine(new JsonObject
+        {
+            ["model"] = model, ["variant"] = variant, ["trainable"] = trainable, ["created_gb"] = created,
+            ["peak_gb"] = ResidentGb("VmHWM"), ["update_s"] = seconds,
+        }.ToJsonString());
+        return 0;
+    }
+
+    /// <summary>A field of /proc/self/status (kB) in GB (10⁹ bytes).</summary>
+    static double ResidentGb(string field) =>
+        File.ReadLines("/proc/self/status").Where(l => l.StartsWith(field + ":"))
+            .Select(l => double.Parse(l.Split(new[] { ' ', '\t' }, StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1e3 / 1e9).First();
+
+    /// <summary>
+    /// A projection y = x Wᵀ with W held in bfloat16, three ways: a float32 W (the reference), W widened to float32 for
+    /// each product (what a bfloat16 base does), and the product in bfloat16 (x rounded too). Shapes: the up-projections
+    /// of both models, for the update's 1,024 rows and for one decoding step of 8 sequences.
+    /// </summary>
+    public static void DtypeMatmul()
+    {
+        Console.WriteLine("projection x·Wᵀ with W in bfloat16 (median of 7 after 2 warm-up calls): float32 W / W widened to float32 / bfloat16 product");
+        foreach (var (rows, outFeatures, inFeatures) in new (long, long, long)[] { (1024, 3072, 1024), (1024, 6144, 2048), (8, 3072, 1024), (8, 6144, 2048) })
+        {
+            using var scope = NewDisposeScope();
+            var x = randn(rows, inFeatures);
+            var w = randn(outFeatures, inFeatures);
+            var half = w.to_type(ScalarType.BFloat16);
+            double fp32 = Measure.Seconds(() => { using var s = NewDisposeScope(); nn.functional.linear(x, w); });
+            double widened = Measure.Seconds(() => { using var s = NewDisposeScope(); nn.functional.linear(x, half.to_type(ScalarType.Float32)); });
+            double native = Measure.Seconds(() => { using var s = NewDisposeScope(); nn.functional.linear(x.to_type(ScalarType.BFloat16), half).to_type(ScalarType.Float32); });
+            double gflop = 2.0 * rows * outFeatures * inFeatures / 1e9;
+            Console.WriteLine($"  [{rows}×{inFeatures}]·[{outFeatures}×{inFeatures}]ᵀ: {fp32 * 1e3,8:F2} ms ({gflop / fp32,5:F0} GFLOP/s) / " +
+                              $"{widened * 1e3,8:F2} ms / {native * 1e3,8:F2} ms ({gflop / native,5:F0} GFLOP/s)");
+        }
+    }
+}
