@@ -52,7 +52,9 @@ internal static class ServeCommand
                 Dtype = scalar, ServedModelName = parse.GetValue(name) ?? parse.GetValue(model)!.ToString(), ApiKey = parse.GetValue(apiKey),
             };
             var served = ServedModel.Load(modelDir, scalar);
-            var worker = new BatchWorker(served, scalar, batch, queue);
+            // TEST ONLY (TestHooks): while this file exists no waiting request starts.
+            var hold = Environment.GetEnvironmentVariable(TestHooks.ServeHoldVariable) is { Length: > 0 } holdFile ? () => File.Exists(holdFile) : (Func<bool>?)null;
+            var worker = new BatchWorker(served, scalar, batch, queue, hold);
             try
             {
                 foreach (var (key, path) in adapters) worker.LoadAdapter(key, path).GetAwaiter().GetResult();

@@ -40,7 +40,7 @@ public sealed partial class BatchWorker
                     RunControls();
                     continue;
                 }
-                Admit(allowNew: !controlPending);
+                if (holdAdmission?.Invoke() != true) Admit(allowNew: !controlPending);
                 if (running.Count == 0)
                 {
                     wake.WaitOne(50);

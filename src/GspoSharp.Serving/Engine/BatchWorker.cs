@@ -30,9 +30,14 @@ public sealed partial class BatchWorker : IDisposable
     long weightVersion = 1;
     int runningCount;
 
-    /// <summary>Starts the worker on <paramref name="model"/> (which it then owns).</summary>
-    public BatchWorker(ServedModel model, ScalarType dtype, int maxBatch, int maxQueue)
+    readonly Func<bool>? holdAdmission;
+
+    /// <summary>Starts the worker on <paramref name="model"/> (which it then owns). While
+    /// <paramref name="holdAdmission"/> returns true no waiting request starts (tests use it to fill the
+    /// queue deterministically).</summary>
+    public BatchWorker(ServedModel model, ScalarType dtype, int maxBatch, int maxQueue, Func<bool>? holdAdmission = null)
     {
+        this.holdAdmission = holdAdmission;
         Served = model;
         this.dtype = dtype;
         this.maxBatch = maxBatch;
