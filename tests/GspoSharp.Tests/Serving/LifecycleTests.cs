@@ -28,7 +28,7 @@ public class LifecycleTests(ServerFixture fixture)
         string model = fixture.Model;
         string hold = Path.Combine(dir.Path, "hold");
         File.WriteAllText(hold, "");
-        using var server = ServeProcess.Start(model, new Dictionary<string, string> { ["GSPO_TEST_SERVE_HOLD"] = hold }, "--max-queue", "2");
+        using var server = ServeProcess.Start(model, new Dictionary<string, string> { ["GSPO_TEST_SERVE_HOLD"] = hold }, "--max-queue", "2", "--max-batch", "2");
         var first = server.Post("v1/completions", Greedy("one", 3));
         using var leaving = new CancellationTokenSource();
         var second = server.Http.PostAsync("v1/completions", new StringContent(Greedy("two", 3).ToJsonString(), Encoding.UTF8, "application/json"), leaving.Token);
@@ -46,6 +46,17 @@ public class LifecycleTests(ServerFixture fixture)
         var (ok, done, _) = await first;
         Assert.Equal(HttpStatusCode.OK, ok);
         Assert.Equal(3, Tokens(done).Length);
+
+        // 2 prompts × n = 3 with room for 2 sequences: the request runs in parts, and still samples what gspo generate does.
+        var prompts = new[] { "What is 2 + 2?", "red blue" };
+        var expected = ServeTestKit.Generate(dir.Path, model, prompts.Select(p => new JsonObject { ["prompt"] = p }),
+            "-n", "3", "--seed", "9", "--temperature", "1", "--max-new-tokens", "6");
+        var (_, parts, _) = await server.Post("v1/completions", new JsonObject
+        {
+            ["prompt"] = new JsonArray(prompts.Select(p => (JsonNode)p).ToArray()), ["n"] = 3, ["seed"] = 9, ["max_tokens"] = 6, ["return_token_ids"] = true,
+        });
+        var choices = parts!["choices"]!.AsArray();
+        Assert.Equal(expected.Select(e => ServeTestKit.Longs(e["completion_ids"])), choices.Select(ch => ServeTestKit.Longs(ch!["token_ids"])));
     }
 
     [Fact]
