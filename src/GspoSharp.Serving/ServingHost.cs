@@ -26,6 +26,30 @@ public static class ServingHost
     /// <summary>Serves until a signal; returns the exit code. The worker (and model) is disposed at the end.</summary>
     public static int Run(ServerOptions options, BatchWorker worker)
     {
+        var app = Build(options, worker);
+        try
+        {
+            app.Start();
+        }
+        catch (IOException e)
+        {
+            throw new IOException($"cannot listen on {options.Host}:{options.Port}: {e.Message}", e);
+        }
+        Console.WriteLine($"gspo serve: {options.ServedModelName} listening on {string.Join(", ", Addresses(app))}");
+        Console.Out.Flush();
+        app.WaitForShutdown();
+        worker.Dispose();
+        Console.Error.WriteLine("gspo serve: stopped.");
+        return 0;
+    }
+
+    /// <summary>The addresses a started server listens on.</summary>
+    public static IReadOnlyCollection<string> Addresses(WebApplication app) =>
+        app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToList();
+
+    /// <summary>The web application (not started) in front of <paramref name="worker"/>.</summary>
+    public static WebApplication Build(ServerOptions options, BatchWorker worker)
+    {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning);
@@ -53,22 +77,7 @@ public static class ServingHost
         CompletionsEndpoint.Map(app, generation);
         ChatEndpoint.Map(app, generation);
         SglangEndpoints.Map(app, generation);
-
-        try
-        {
-            app.Start();
-        }
-        catch (IOException e)
-        {
-            throw new IOException($"cannot listen on {options.Host}:{options.Port}: {e.Message}", e);
-        }
-        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
-        Console.WriteLine($"gspo serve: {options.ServedModelName} listening on {string.Join(", ", addresses)}");
-        Console.Out.Flush();
-        app.WaitForShutdown();
-        worker.Dispose();
-        Console.Error.WriteLine("gspo serve: stopped.");
-        return 0;
+        return app;
     }
 
     /// <summary>Runs an endpoint body, turning refusals into their status and JSON error, a client that

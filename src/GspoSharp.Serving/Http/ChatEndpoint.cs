@@ -97,23 +97,27 @@ internal static class ChatEndpoint
             if (returnIds && c.Index == 0) first["prompt_token_ids"] = new JsonArray(prompt.Select(t => (JsonNode)t).ToArray());
             await Sse.Data(context, first);
         }
-        await foreach (var e in request.Events.Reader.ReadAllAsync(context.RequestAborted))
+        await foreach (var batch in Sse.Batches(request, context))
         {
-            var c = states[e.Choice];
-            c.Add(e);
-            string delta = c.TakeDelta(g.Tokenizer, p);
-            bool last = c.Finish is not null;
-            var choice = new JsonObject
+            foreach (var e in batch)
             {
-                ["index"] = c.Index,
-                ["delta"] = new JsonObject { ["content"] = delta },
-                ["logprobs"] = logprobs ? Logprobs(c, g, asIds, c.TokensSent, c.Tokens.Count) : null,
-                ["finish_reason"] = last ? c.FinishName : null,
-                ["stop_reason"] = last ? SamplingFields.StopReason(c.StopReason) : null,
-            };
-            if (returnIds) choice["token_ids"] = new JsonArray(c.Tokens.Skip(c.TokensSent).Select(t => (JsonNode)t).ToArray());
-            c.TokensSent = c.Tokens.Count;
-            await Sse.Data(context, Chunk(choice));
+                var c = states[e.Choice];
+                c.Add(e);
+                string delta = c.TakeDelta(g.Tokenizer, p);
+                bool last = c.Finish is not null;
+                var choice = new JsonObject
+            {
+                    ["index"] = c.Index,
+                    ["delta"] = new JsonObject { ["content"] = delta },
+                    ["logprobs"] = logprobs ? Logprobs(c, g, asIds, c.TokensSent, c.Tokens.Count) : null,
+                    ["finish_reason"] = last ? c.FinishName : null,
+                    ["stop_reason"] = last ? SamplingFields.StopReason(c.StopReason) : null,
+                };
+                if (returnIds) choice["token_ids"] = new JsonArray(c.Tokens.Skip(c.TokensSent).Select(t => (JsonNode)t).ToArray());
+                c.TokensSent = c.Tokens.Count;
+                await Sse.Data(context, Chunk(choice), flush: false);
+            }
+            await Sse.Flush(context);
         }
         if (includeUsage)
             await Sse.Data(context, new JsonObject

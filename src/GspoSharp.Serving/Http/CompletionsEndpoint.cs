@@ -55,20 +55,24 @@ internal static class CompletionsEndpoint
         var states = Generation.Choices(request);
         await g.Started(request, context);
         await Sse.Begin(context);
-        await foreach (var e in request.Events.Reader.ReadAllAsync(context.RequestAborted))
+        await foreach (var batch in Sse.Batches(request, context))
         {
-            var c = states[e.Choice];
-            c.Add(e);
-            int offset = c.Sent;
-            string delta = c.TakeDelta(g.Tokenizer, p);
-            bool first = c.TokensSent == 0;
-            var choice = Choice(c, g, p, asIds, returnIds, delta, c.TokensSent, c.Tokens.Count, first, offset);
-            c.TokensSent = c.Tokens.Count;
-            await Sse.Data(context, new JsonObject
+            foreach (var e in batch)
             {
-                ["id"] = id, ["object"] = "text_completion", ["created"] = created, ["model"] = name,
-                ["choices"] = new JsonArray(choice), ["usage"] = null,
-            });
+                var c = states[e.Choice];
+                c.Add(e);
+                int offset = c.Sent;
+                string delta = c.TakeDelta(g.Tokenizer, p);
+                bool first = c.TokensSent == 0;
+                var choice = Choice(c, g, p, asIds, returnIds, delta, c.TokensSent, c.Tokens.Count, first, offset);
+                c.TokensSent = c.Tokens.Count;
+                await Sse.Data(context, new JsonObject
+                {
+                    ["id"] = id, ["object"] = "text_completion", ["created"] = created, ["model"] = name,
+                    ["choices"] = new JsonArray(choice), ["usage"] = null,
+                }, flush: false);
+            }
+            await Sse.Flush(context);
         }
         if (includeUsage)
             await Sse.Data(context, new JsonObject

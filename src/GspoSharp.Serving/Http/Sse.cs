@@ -13,10 +13,26 @@ internal static class Sse
         await context.Response.StartAsync(context.RequestAborted);
     }
 
-    public static async Task Data(HttpContext context, JsonNode chunk)
+    public static async Task Data(HttpContext context, JsonNode chunk, bool flush = true)
     {
         await context.Response.WriteAsync($"data: {chunk.ToJsonString()}\n\n", context.RequestAborted);
-        await context.Response.Body.FlushAsync(context.RequestAborted);
+        if (flush) await context.Response.Body.FlushAsync(context.RequestAborted);
+    }
+
+    public static Task Flush(HttpContext context) => context.Response.Body.FlushAsync(context.RequestAborted);
+
+    /// <summary>The events of a request as they come, in batches: every event already waiting is
+    /// handed over before the stream is flushed once (fewer writes when many sequences share a step).</summary>
+    public static async IAsyncEnumerable<Engine.TokenEvent[]> Batches(Engine.ServeRequest request, HttpContext context)
+    {
+        var reader = request.Events.Reader;
+        var batch = new List<Engine.TokenEvent>();
+        while (await reader.WaitToReadAsync(context.RequestAborted))
+        {
+            batch.Clear();
+            while (reader.TryRead(out var e)) batch.Add(e);
+            yield return batch.ToArray();
+        }
     }
 
     public static async Task Done(HttpContext context)
