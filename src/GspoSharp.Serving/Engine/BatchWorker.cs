@@ -58,8 +58,11 @@ public sealed partial class BatchWorker : IDisposable
     /// <summary>Sequences in the running batch.</summary>
     public int Running => Volatile.Read(ref runningCount);
 
-    /// <summary>The adapter names and directories loaded.</summary>
-    public Task<IReadOnlyList<(string Name, string Path)>> Adapters() => Control(() => adapters.List());
+    /// <summary>The adapter names and directories loaded (a snapshot; never waits for the batch).</summary>
+    public IReadOnlyList<(string Name, string Path)> Adapters()
+    {
+        lock (adapterNames) return adapterNames.Select(a => (a.Key, a.Value)).ToList();
+    }
 
     /// <summary>Queues a request; false when the queue is full (the caller answers 429).</summary>
     public bool TryEnqueue(ServeRequest request)
@@ -98,7 +101,8 @@ public sealed partial class BatchWorker : IDisposable
     {
         var next = ServedModel.Load(directory, dtype, Served.Model.Device);
         var (old, now) = (Served.Model.Config, next.Model.Config);
-        if (old.VocabSize != now.VocabSize || old.ModelType != now.ModelType || old.HiddenSize != now.HiddenSize || old.NumHiddenLayers != now.NumHiddenLayers)
+        if (old.VocabSize != now.VocabSize || old.ModelType != now.ModelType || old.HiddenSize != now.HiddenSize || old.NumHiddenLayers != now.NumHiddenLayers
+            || old.NumKeyValueHeads != now.NumKeyValueHeads || old.HeadDim != now.HeadDim || old.MaxPositionEmbeddings != now.MaxPositionEmbeddings)
         {
             next.Dispose();
             throw new ArgumentException($"{directory}: a {ModelConfig.Name(now.ModelType)} model with {now.NumHiddenLayers} layers, hidden size {now.HiddenSize} and " +
@@ -131,17 +135,17 @@ public sealed partial class BatchWorker : IDisposable
     /// <summary>Whether an adapter of that name is loaded (a snapshot).</summary>
     public bool HasAdapter(string name)
     {
-        lock (adapterNames) return adapterNames.Contains(name);
+        lock (adapterNames) return adapterNames.ContainsKey(name);
     }
 
-    readonly HashSet<string> adapterNames = new(StringComparer.Ordinal);
+    readonly SortedDictionary<string, string> adapterNames = new(StringComparer.Ordinal);
 
     void SyncAdapterNames()
     {
         lock (adapterNames)
         {
             adapterNames.Clear();
-            foreach (var (name, _) in adapters.List()) adapterNames.Add(name);
+            foreach (var (name, path) in adapters.List()) adapterNames[name] = path;
         }
     }
 

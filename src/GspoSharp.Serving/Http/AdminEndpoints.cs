@@ -21,7 +21,7 @@ internal static class AdminEndpoints
             });
         });
 
-        app.MapGet("/v1/models", (HttpContext context) => ServingHost.Guard(context, async () =>
+        app.MapGet("/v1/models", (HttpContext context) => ServingHost.Guard(context, () =>
         {
             long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
             JsonObject Card(string id, string root, string? parent) => new()
@@ -30,8 +30,8 @@ internal static class AdminEndpoints
                 ["max_model_len"] = g.Context, ["permission"] = new JsonArray(),
             };
             var cards = new List<JsonNode> { Card(g.Options.ServedModelName, g.Options.Model, null) };
-            foreach (var (name, path) in await g.Worker.Adapters()) cards.Add(Card(name, path, g.Options.ServedModelName));
-            await JsonResponse.Write(context, new JsonObject { ["object"] = "list", ["data"] = new JsonArray(cards.ToArray()) });
+            foreach (var (name, path) in g.Worker.Adapters()) cards.Add(Card(name, path, g.Options.ServedModelName));
+            return JsonResponse.Write(context, new JsonObject { ["object"] = "list", ["data"] = new JsonArray(cards.ToArray()) });
         }));
 
         app.MapPost("/v1/load_lora_adapter", (HttpContext context) => ServingHost.Guard(context, async () =>
