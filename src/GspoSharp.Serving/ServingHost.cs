@@ -96,6 +96,11 @@ public static class ServingHost
         {
             // the client went away; its sequences have left the batch
         }
+        catch (OperationCanceledException e)
+        {
+            // the worker stopped (shutdown) before the request could finish
+            if (!context.Response.HasStarted) await ApiError.Write(context, StatusCodes.Status503ServiceUnavailable, e.Message);
+        }
         catch (Exception e) when (e is ArgumentException or FileNotFoundException or DirectoryNotFoundException
                                       or Models.ModelFormatException or InvalidDataException)
         {
