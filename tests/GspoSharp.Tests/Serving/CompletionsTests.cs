@@ -169,6 +169,27 @@ public class CompletionsTests(ServerFixture fixture)
     }
 
     [Fact]
+    public async Task A_stop_token_id_ends_the_sample_at_its_first_occurrence()
+    {
+        var (_, free, _) = await server.Post("v1/completions", new JsonObject
+        {
+            ["prompt"] = Texts[1], ["max_tokens"] = 12, ["temperature"] = 0.9, ["seed"] = 21, ["ignore_eos"] = true, ["return_token_ids"] = true,
+        });
+        var tokens = ServeTestKit.Longs(free!["choices"]![0]!["token_ids"]);
+        long stop = tokens[4];
+        int first = Array.IndexOf(tokens, stop);
+        var (_, cut, _) = await server.Post("v1/completions", new JsonObject
+        {
+            ["prompt"] = Texts[1], ["max_tokens"] = 12, ["temperature"] = 0.9, ["seed"] = 21, ["ignore_eos"] = true, ["return_token_ids"] = true,
+            ["stop_token_ids"] = new JsonArray(stop),
+        });
+        var c = cut!["choices"]![0]!;
+        Assert.Equal(tokens.Take(first + 1), ServeTestKit.Longs(c["token_ids"]));
+        Assert.Equal("stop", (string?)c["finish_reason"]);
+        Assert.Equal(stop, (long)c["stop_reason"]!);
+    }
+
+    [Fact]
     public async Task Sixty_four_concurrent_clients_get_what_each_gets_alone()
     {
         // Different prompts, lengths, temperatures, top-k / top-p and n, so that sequences join and leave the batch at different steps.

@@ -127,7 +127,7 @@ public class LifecycleTests(ServerFixture fixture)
         var plain = ServeTestKit.Generate(dir.Path, model, prompts, "--temperature", "0", "--max-new-tokens", "10");
         var adapted = ServeTestKit.Generate(dir.Path, model, prompts, "--adapter", adapter, "--temperature", "0", "--max-new-tokens", "10");
         Assert.NotEqual(ServeTestKit.Longs(plain[0]["completion_ids"]), ServeTestKit.Longs(adapted[0]["completion_ids"]));
-        using var server = ServeProcess.Start(model, null, "--served-model-name", "base");
+        using var server = ServeProcess.Start(model, null, "--served-model-name", "base", "--adapter", $"startup={adapter}");
 
         var (missing, _, _) = await server.Post("v1/completions", Greedy("hello world", 10, "math"));
         Assert.Equal(HttpStatusCode.NotFound, missing);
@@ -142,15 +142,16 @@ public class LifecycleTests(ServerFixture fixture)
         Assert.Contains("already been loaded", (string?)error!["error"]!["message"]);
 
         // Base and adapter requests at once: the batch runs one adapter at a time, each gets its own.
+        string[] names = { "base", "math", "startup" };   // startup: loaded by --adapter at start
         var requests = Enumerable.Range(0, 6).Select(i => server.Post("v1/completions", new JsonObject
         {
-            ["model"] = i % 2 == 0 ? "base" : "math", ["prompt"] = "hello world", ["max_tokens"] = 10, ["temperature"] = 0, ["return_token_ids"] = true,
+            ["model"] = names[i % 3], ["prompt"] = "hello world", ["max_tokens"] = 10, ["temperature"] = 0, ["return_token_ids"] = true,
         })).ToArray();
         var results = await Task.WhenAll(requests);
         for (int i = 0; i < 6; i++)
-            Assert.Equal(ServeTestKit.Longs((i % 2 == 0 ? plain : adapted)[0]["completion_ids"]), Tokens(results[i].Body));
+            Assert.Equal(ServeTestKit.Longs((i % 3 == 0 ? plain : adapted)[0]["completion_ids"]), Tokens(results[i].Body));
         var models = JsonNode.Parse(await server.Http.GetStringAsync("v1/models"))!["data"]!.AsArray();
-        Assert.Equal(new[] { "base", "math" }, models.Select(m => (string)m!["id"]!));
+        Assert.Equal(names, models.Select(m => (string)m!["id"]!));
         Assert.Equal("base", (string?)models[1]!["parent"]);
 
         using (var response = await server.Http.PostAsync("v1/unload_lora_adapter", new StringContent("{\"lora_name\": \"math\"}", Encoding.UTF8, "application/json")))
