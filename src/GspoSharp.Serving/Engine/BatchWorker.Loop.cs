@@ -59,7 +59,7 @@ public sealed partial class BatchWorker
         {
             foreach (var r in waiting) r.Events.Writer.TryComplete(new OperationCanceledException("the server is shutting down."));
             waiting.Clear();
-            while (controls.TryDequeue(out var action)) action();   // they see stopping and fail fast
+            while (controls.TryDequeue(out var control)) control.Fail(new OperationCanceledException("the server is shutting down."));
         }
     }
 
@@ -67,9 +67,9 @@ public sealed partial class BatchWorker
     {
         while (true)
         {
-            Action? action;
-            lock (gate) if (!controls.TryDequeue(out action)) return;
-            action();
+            (Action Run, Action<Exception> Fail) control;
+            lock (gate) if (!controls.TryDequeue(out control)) return;
+            control.Run();
         }
     }
 

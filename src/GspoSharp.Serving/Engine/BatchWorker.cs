@@ -17,7 +17,7 @@ public sealed partial class BatchWorker : IDisposable
 {
     readonly object gate = new();
     readonly List<ServeRequest> waiting = new();                 // FIFO; guarded by gate
-    readonly Queue<Action> controls = new();                     // guarded by gate
+    readonly Queue<(Action Run, Action<Exception> Fail)> controls = new();   // guarded by gate
     readonly AutoResetEvent wake = new(false);
     readonly Thread thread;
     readonly int maxBatch, maxQueue;
@@ -85,11 +85,11 @@ public sealed partial class BatchWorker : IDisposable
         lock (gate)
         {
             if (stopping) done.SetException(new OperationCanceledException("the server is shutting down."));
-            else controls.Enqueue(() =>
+            else controls.Enqueue((() =>
             {
                 try { done.SetResult(action()); }
                 catch (Exception e) { done.SetException(e); }
-            });
+            }, e => done.TrySetException(e)));
         }
         wake.Set();
         return done.Task;
