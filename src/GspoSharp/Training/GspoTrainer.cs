@@ -29,11 +29,16 @@ public sealed class GspoTrainer : IDisposable
     readonly RewardModel rewards;
     readonly Optimization optimization;
     readonly bool isMoe;
+    readonly IRolloutBackend rollout;
+    readonly bool ownsRollout;
 
     /// <summary>A trainer for <paramref name="policy"/> (trained in place); <paramref name="reference"/> is the
     /// frozen policy of the KL penalty (needed when beta &gt; 0, unless the policy carries adapters: then the
-    /// reference is the policy with its adapters switched off, the frozen base, without a second copy).</summary>
-    public GspoTrainer(TrainConfig config, Policy policy, Dataset train, RewardModel rewards, Policy? reference = null)
+    /// reference is the policy with its adapters switched off, the frozen base, without a second copy).
+    /// <paramref name="rollout"/> samples the completions (default: in process, on the policy's model); the
+    /// trainer does not dispose a backend it is given.</summary>
+    public GspoTrainer(TrainConfig config, Policy policy, Dataset train, RewardModel rewards, Policy? reference = null,
+        IRolloutBackend? rollout = null)
     {
         config.Validate();
         if (config.Beta > 0 && reference is null && !policy.Model.HasAdapters)
@@ -47,6 +52,8 @@ public sealed class GspoTrainer : IDisposable
         optimization = new Optimization(policy.Model, config.LearningRate, config.WeightDecay, config.AdamBeta1, config.AdamBeta2,
             config.AdamEpsilon, config.WarmupSteps, optimizerSteps, config.LrSchedulerType);
         isMoe = Enumerable.Range(0, policy.Model.Config.NumHiddenLayers).Any(policy.Model.Config.IsMoeLayer);
+        ownsRollout = rollout is null;
+        this.rollout = rollout ?? new LocalRolloutBackend(policy.Model, policy.Decode) { BatchPrompts = config.RolloutBatchPrompts };
     }
 
     /// <summary>RL steps taken.</summary>
@@ -229,24 +236,14 @@ public sealed class GspoTrainer : IDisposable
         return m;
     }
 
-    /// <summary>Samples G completions per prompt, <c>rollout_batch_prompts</c> prompts per engine call; every
-    /// prompt keeps its random stream (FirstPromptIndex), so the split changes no sample.</summary>
-    RolloutResult Generate(IReadOnlyList<long[]> prompts, int step)
-    {
-        var engine = new RolloutEngine(policy.Model, policy.Decode);
-        int chunk = config.RolloutBatchPrompts ?? prompts.Count;
-        var parts = new List<RolloutResult>();
-        for (int start = 0; start < prompts.Count; start += chunk)
-            parts.Add(engine.Generate(prompts.Skip(start).Take(chunk).ToList(), new SamplingOptions
-            {
-                Temperature = config.Temperature, TopP = config.TopP, TopK = config.TopK, MaxNewTokens = config.MaxCompletionLength,
-                SamplesPerPrompt = config.NumGenerations, EosTokenIds = policy.EosTokenIds, Seed = config.Seed * 1_000_003 + step,
-                FirstPromptIndex = start,
-            }));
-        return parts.Count == 1 ? parts[0] : new RolloutResult(
-            parts.SelectMany((p, i) => p.Completions.Select(c => c with { PromptIndex = c.PromptIndex + i * chunk })).ToList(),
-            parts.Sum(p => p.PrefillSeconds), parts.Sum(p => p.DecodeSeconds));
-    }
+    /// <summary>Samples G completions per prompt through the rollout backend; every prompt keeps its
+    /// random stream (seed, step, prompt, sample), however the backend splits the batch.</summary>
+    RolloutResult Generate(IReadOnlyList<long[]> prompts, int step) =>
+        rollout.GenerateAsync(prompts, new SamplingOptions
+        {
+            Temperature = config.Temperature, TopP = config.TopP, TopK = config.TopK, MaxNewTokens = config.MaxCompletionLength,
+            SamplesPerPrompt = config.NumGenerations, EosTokenIds = policy.EosTokenIds, Seed = config.Seed * 1_000_003 + step,
+        }).GetAwaiter().GetResult();
 
     /// <summary>Row of the training data for the n-th prompt: in order for unlimited tasks; for files,
     /// epoch by epoch, each epoch in a fresh permutation drawn from the seed.</summary>
@@ -303,5 +300,9 @@ public sealed class GspoTrainer : IDisposable
     }
 
     /// <inheritdoc />
-    public void Dispose() => optimization.Dispose();
+    public void Dispose()
+    {
+        optimization.Dispose();
+        if (ownsRollout) rollout.Dispose();
+    }
 }
