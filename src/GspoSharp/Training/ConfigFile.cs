@@ -104,6 +104,9 @@ public static class ConfigFile
             if (type == typeof(LearningRateSchedule))
                 return Enum.GetValues<LearningRateSchedule>().FirstOrDefault(v => SnakeCase(v.ToString()) == text, (LearningRateSchedule)(-1)) is var s && (int)s >= 0
                     ? s : throw new ArgumentException("must be constant, cosine or linear");
+            if (type.IsEnum)   // any other enum: its members in snake_case
+                return Enum.GetValues(type).Cast<Enum>().FirstOrDefault(v => SnakeCase(v.ToString()) == text)
+                       ?? throw new ArgumentException($"must be {string.Join(", ", Enum.GetValues(type).Cast<Enum>().Select(v => SnakeCase(v.ToString())))}");
         }
         catch (Exception e) when (e is FormatException or OverflowException)
         {

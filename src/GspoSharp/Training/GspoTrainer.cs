@@ -166,6 +166,21 @@ public sealed class GspoTrainer : IDisposable
                 }
             }
         m["time/old_logprobs"] = clock.Elapsed.TotalSeconds - before;
+        // 4b. Train–inference mismatch: the recomputed old log-probs against the rollout engine's.
+        Tensor? samplingWeights = null;
+        if (config.MeasuresRolloutMismatch && !config.UseSamplerLogprobs)
+        {
+            var engineLogProbs = EngineLogProbs(completions, batch, model.Device);
+            MismatchMetrics(m, RolloutCorrection.Measure(oldLogProbs, engineLogProbs, batch.CompletionMask));
+            if (config.RolloutCorrection is { } correction)
+            {
+                samplingWeights = RolloutCorrection.Weights(oldLogProbs, engineLogProbs, batch.CompletionMask, correction, config.ImportanceSamplingLevel);
+                WeightMetrics(m, samplingWeights, batch.CompletionMask);
+            }
+        }
+        // With use_sampler_logprobs the trainer's own log-probs of the sampled tokens under θ_old are those
+        // of the first mini-batch's first forward: the mismatch is measured on that mini-batch, at no cost.
+        var firstForward = config.UseSamplerLogprobs ? zeros(new[] { batch.Rows, batch.CompletionWidth }, device: model.Device) : null;
 
         // 5. M off-policy mini-batch updates (× num_iterations).
         before = clock.Elapsed.TotalSeconds;
@@ -193,16 +208,23 @@ public sealed class GspoTrainer : IDisposable
                         ? RoutingContext.Replaying(record) : null;
                     using var scores = CompletionScorer.Score(model, batch, index, config.Temperature, routing);
                     var mask = trainMask.index_select(0, index);
+                    if (firstForward is not null && iteration == 0 && miniIndex == 0) firstForward.index_copy_(0, index, scores.LogProbs.detach());
                     using var loss = PolicyObjective.Compute(new PolicyBatch(scores.LogProbs, oldLogProbs.index_select(0, index),
                         advantageTensor.index_select(0, index), mask)
                     {
                         RefLogProbs = refLogProbs?.index_select(0, index),
                         Totals = totals,
+                        SamplingWeights = samplingWeights?.index_select(0, index),
                     }, objective);
                     loss.Loss.backward();
                     miniLoss += loss.Loss.item<float>();
                     microStats.Add(loss.ReadMetrics());
                     stats.Add(microStats[^1], scores.Entropy.masked_select(mask).sum().item<float>(), mask.sum().item<long>());
+                }
+                if (firstForward is not null && iteration == 0 && miniIndex == 0)
+                {
+                    MismatchMetrics(m, RolloutCorrection.Measure(firstForward.index_select(0, all), oldLogProbs.index_select(0, all),
+                        batch.CompletionMask.index_select(0, all)));
                 }
                 stats.AddOptimizerStep(miniLoss, optimization.Step(config.MaxGradNorm));
                 OnMiniBatch?.Invoke(iteration, miniIndex, microStats);
@@ -244,6 +266,35 @@ public sealed class GspoTrainer : IDisposable
             Temperature = config.Temperature, TopP = config.TopP, TopK = config.TopK, MaxNewTokens = config.MaxCompletionLength,
             SamplesPerPrompt = config.NumGenerations, EosTokenIds = policy.EosTokenIds, Seed = config.Seed * 1_000_003 + step,
         }).GetAwaiter().GetResult();
+
+    /// <summary>[B, T] log-probs the rollout engine reported for the sampled tokens (0 on padding).</summary>
+    static Tensor EngineLogProbs(IReadOnlyList<Completion> completions, SequenceBatch batch, Device device)
+    {
+        var values = new float[batch.Rows * batch.CompletionWidth];
+        for (int i = 0; i < completions.Count; i++)
+            Array.Copy(completions[i].LogProbs, 0, values, i * batch.CompletionWidth, completions[i].LogProbs.Length);
+        return tensor(values, new long[] { batch.Rows, batch.CompletionWidth }, device: device);
+    }
+
+    static void MismatchMetrics(IDictionary<string, double> m, RolloutMismatch mismatch)
+    {
+        m["mismatch/token_abs_diff_mean"] = mismatch.TokenAbsDiffMean;
+        m["mismatch/seq_log_ratio_mean"] = mismatch.SeqLogRatioMean;
+        m["mismatch/seq_log_ratio_max"] = mismatch.SeqLogRatioMax;
+        m["mismatch/k3_kl"] = mismatch.K3Kl;
+    }
+
+    /// <summary>The correction's weights over response tokens (token modes) or non-empty responses (sequence modes), as TRL logs them.</summary>
+    static void WeightMetrics(IDictionary<string, double> m, Tensor weights, Tensor mask)
+    {
+        using var scope = NewDisposeScope();
+        var selected = mask.to_type(ScalarType.Bool);
+        var values = weights.shape[1] == 1 ? weights.squeeze(1).masked_select(selected.any(1)) : weights.masked_select(selected);
+        if (values.numel() == 0) return;
+        m["mismatch/is_weight_mean"] = values.mean().item<float>();
+        m["mismatch/is_weight_min"] = values.min().item<float>();
+        m["mismatch/is_weight_max"] = values.max().item<float>();
+    }
 
     /// <summary>Row of the training data for the n-th prompt: in order for unlimited tasks; for files,
     /// epoch by epoch, each epoch in a fresh permutation drawn from the seed.</summary>

@@ -11,7 +11,7 @@ namespace GspoSharp.Training;
 /// GRPOConfig wherever TRL has the concept, so a TRL GSPO recipe maps option for option.
 /// Read with <see cref="ConfigFile"/>; checked by <see cref="Validate"/> before any work starts.
 /// </summary>
-public sealed record TrainConfig
+public sealed partial record TrainConfig
 {
     // ---- What to train ---------------------------------------------------------------------
     [Description("Hugging Face model directory to train. Unset: a model is created from init_arch / init_size / init_seed in the run directory.")]
@@ -212,6 +212,7 @@ public sealed record TrainConfig
             $"has {RewardWeights?.Count} weights for {RewardFuncs.Count} reward functions.");
         Require(SftSteps >= 0 && SftBatchSize >= 1 && SftLearningRate > 0, "sft_steps", "sft_steps ≥ 0, sft_batch_size ≥ 1 and sft_learning_rate > 0 are required.");
         if (UsePeft) Lora.Validate();
+        ValidateRollout(Require);
         Require(Adapter is null || UsePeft, "adapter", "starts from a LoRA adapter; set use_peft: true.");
         Require(!(UsePeft && SftSteps > 0), "sft_steps", "the supervised warm start trains every weight; with use_peft, warm-start the base model separately (gspo sft) and train the adapter on it.");
         Require(Models.Architecture.ModelConfig.ParseType(InitArch) is not null, "init_arch", $"is '{InitArch}'; must be qwen3, qwen3_moe, qwen2 or llama.");
