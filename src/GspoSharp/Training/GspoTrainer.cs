@@ -31,6 +31,7 @@ public sealed class GspoTrainer : IDisposable
     readonly bool isMoe;
     readonly IRolloutBackend rollout;
     readonly bool ownsRollout;
+    int syncedVersion = -1;   // the weights' version the rollout backend samples from; -1: not told yet
 
     /// <summary>A trainer for <paramref name="policy"/> (trained in place); <paramref name="reference"/> is the
     /// frozen policy of the KL penalty (needed when beta &gt; 0, unless the policy carries adapters: then the
@@ -53,7 +54,7 @@ public sealed class GspoTrainer : IDisposable
             config.AdamEpsilon, config.WarmupSteps, optimizerSteps, config.LrSchedulerType);
         isMoe = Enumerable.Range(0, policy.Model.Config.NumHiddenLayers).Any(policy.Model.Config.IsMoeLayer);
         ownsRollout = rollout is null;
-        this.rollout = rollout ?? new LocalRolloutBackend(policy.Model, policy.Decode) { BatchPrompts = config.RolloutBatchPrompts };
+        this.rollout = rollout ?? new LocalRolloutBackend(policy.Model, policy.Decode, config.RolloutDtype.ScalarType()) { BatchPrompts = config.RolloutBatchPrompts };
     }
 
     /// <summary>RL steps taken.</summary>
@@ -92,6 +93,10 @@ public sealed class GspoTrainer : IDisposable
         var model = policy.Model;
         model.eval();
 
+        // 0. The backend samples from the current weights: after a resume (or with a new backend) they are
+        //    synced once before the first rollout; afterwards at the end of every step.
+        if (syncedVersion != step - 1) SyncWeights(m, step - 1);
+
         // 1. Rollout: B prompts × G samples from π_θold.
         var rows = Enumerable.Range(0, config.PromptsPerStep).Select(i => train.Row(RowIndex((long)(step - 1) * config.PromptsPerStep + i))).ToList();
         var prompts = rows.Select(policy.EncodePrompt).ToList();
@@ -116,6 +121,7 @@ public sealed class GspoTrainer : IDisposable
             .Where(i => !(config.FilterZeroStdGroups && advantages.ZeroStdGroups[i / config.NumGenerations])).ToList();
         if (used.Count == 0)   // every group was filtered out: nothing to learn from this batch
         {
+            if (syncedVersion == step - 1) syncedVersion = step;   // unchanged weights: nothing to sync
             m["time/step"] = clock.Elapsed.TotalSeconds;
             return m;
         }
@@ -254,6 +260,7 @@ public sealed class GspoTrainer : IDisposable
             m["routing/volatility"] = count > 0 ? changed / count : 0;
         }
         foreach (var record in routingRecords.Values) record.Dispose();
+        SyncWeights(m, step);
         m["time/step"] = clock.Elapsed.TotalSeconds;
         return m;
     }
@@ -266,6 +273,14 @@ public sealed class GspoTrainer : IDisposable
             Temperature = config.Temperature, TopP = config.TopP, TopK = config.TopK, MaxNewTokens = config.MaxCompletionLength,
             SamplesPerPrompt = config.NumGenerations, EosTokenIds = policy.EosTokenIds, Seed = config.Seed * 1_000_003 + step,
         }).GetAwaiter().GetResult();
+
+    /// <summary>Tells the rollout backend the weights are those of <paramref name="version"/> steps; adds its metrics.</summary>
+    void SyncWeights(IDictionary<string, double> m, int version)
+    {
+        foreach (var (key, value) in rollout.WeightsChangedAsync(version).GetAwaiter().GetResult())
+            m[key] = m.TryGetValue(key, out var earlier) && key.EndsWith("_seconds", StringComparison.Ordinal) ? earlier + value : value;
+        syncedVersion = version;
+    }
 
     /// <summary>[B, T] log-probs the rollout engine reported for the sampled tokens (0 on padding).</summary>
     static Tensor EngineLogProbs(IReadOnlyList<Completion> completions, SequenceBatch batch, Device device)

@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using GspoSharp.Objectives;
+using GspoSharp.Rollout;
 
 #pragma warning disable CS1591 // Each option is documented by its [Description], which --help and docs/config.md print.
 
@@ -8,6 +9,10 @@ namespace GspoSharp.Training;
 /// <summary>The rollout-backend and train–inference mismatch keys (docs/rollout-servers.md).</summary>
 public sealed partial record TrainConfig
 {
+    // ---- Rollout backend (docs/rollout-servers.md) -----------------------------------------------
+    [Description("Precision of in-process sampling: float32 (the policy itself) | bfloat16 (a bf16 copy refreshed after every update: the train–inference precision mismatch of real deployments; mismatch/* metrics are logged). Training stays float32.")]
+    public RolloutDtype RolloutDtype { get; init; } = RolloutDtype.Float32;
+
     // ---- Rollout mismatch correction (docs/algorithms/objectives.md, "Rollout mismatch") ---------
     [Description("Multiply each token's policy loss by the importance weight π_train/π_rollout of the rollout engine's log-probs (truncated or masked by vllm_importance_sampling_mode). TRL's name; TRL's default is true (applied only with vLLM); off here unless asked for. Needs the recomputed old log-probs (not use_sampler_logprobs).")]
     public bool VllmImportanceSamplingCorrection { get; init; }
@@ -25,10 +30,11 @@ public sealed partial record TrainConfig
 
     /// <summary>True when the old policy's log-probs or the correction come from the rollout engine, so the
     /// <c>mismatch/*</c> metrics are logged every step.</summary>
-    public bool MeasuresRolloutMismatch => UseSamplerLogprobs || VllmImportanceSamplingCorrection;
+    public bool MeasuresRolloutMismatch => UseSamplerLogprobs || VllmImportanceSamplingCorrection || RolloutDtype != RolloutDtype.Float32;
 
     void ValidateRollout(Action<bool, string, string> require)
     {
+        require(Enum.IsDefined(RolloutDtype), "rollout_dtype", "must be float32 or bfloat16.");
         require(Enum.IsDefined(VllmImportanceSamplingMode), "vllm_importance_sampling_mode",
             "must be token_truncate, token_mask, sequence_truncate or sequence_mask.");
         require(VllmImportanceSamplingClipMax is null or >= 0 && VllmImportanceSamplingClipMin is null or >= 0, "vllm_importance_sampling_clip_max",

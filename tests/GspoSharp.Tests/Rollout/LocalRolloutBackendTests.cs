@@ -62,3 +62,70 @@ public class LocalRolloutBackendTests
         Assert.Empty(await backend.WeightsChangedAsync(3));
     }
 }
+
+public class Bfloat16RolloutTests
+{
+    static CausalLm Model() => ModelTestKit.RandomModel(ModelTestKit.Config(ModelType.Qwen3));
+
+    static bool HoldsRounded(LocalRolloutBackend backend, CausalLm lm, Func<string, Tensor>? expected = null)
+    {
+        var copy = backend.SamplingModel.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        return lm.named_parameters().All(p => copy[p.name].to_type(ScalarType.Float32)
+            .eq((expected?.Invoke(p.name) ?? p.parameter.detach()).to_type(ScalarType.BFloat16).to_type(ScalarType.Float32)).all().item<bool>());
+    }
+
+    [Fact]
+    public async Task The_sampling_copy_holds_the_policys_weights_rounded_to_bf16_and_follows_updates()
+    {
+        var lm = Model();
+        using var backend = new LocalRolloutBackend(lm, samplingDtype: ScalarType.BFloat16);
+        Assert.Equal(ScalarType.BFloat16, backend.SamplingModel.DType);
+        Assert.True(HoldsRounded(backend, lm));
+        using (no_grad())
+            foreach (var p in lm.parameters()) p.mul_(1.5);
+        Assert.False(HoldsRounded(backend, lm));   // until told
+        var metrics = await backend.WeightsChangedAsync(1);
+        Assert.True(metrics.ContainsKey("rollout/weight_sync_seconds"));
+        Assert.True(HoldsRounded(backend, lm));
+    }
+
+    [Fact]
+    public void With_lora_the_copy_holds_the_merged_weights()
+    {
+        var lm = Model();
+        GspoSharp.Models.Adapters.Lora.Attach(lm, new GspoSharp.Models.Adapters.LoraSettings(4, 8, 0, new[] { "q_proj", "v_proj" }, false), 3);
+        using (no_grad())
+            foreach (var (_, layer) in lm.Projections())
+                layer.Adapter?.B.copy_(randn(layer.Adapter.B.shape) * 0.5);
+        var merged = lm.Projections().Where(p => p.Layer.Adapter is not null).ToDictionary(p => p.Name + ".weight",
+            p => (p.Layer.Weight.detach().to_type(ScalarType.Float64) + p.Layer.Adapter!.DeltaWeight()).to_type(ScalarType.Float32));
+        Assert.NotEmpty(merged);
+        using var backend = new LocalRolloutBackend(lm, samplingDtype: ScalarType.BFloat16);
+        Assert.True(HoldsRounded(backend, lm, name => merged.TryGetValue(name, out var w) ? w : lm.named_parameters().First(p => p.name == name).parameter.detach()));
+    }
+
+    [Fact]
+    public void A_bf16_rollout_measures_a_positive_mismatch_in_training()
+    {
+        using var dir = new TempDirectory();
+        string path = Path.Combine(dir.Path, "m");
+        GspoSharp.Models.TinyModels.Create(path, ModelType.Qwen3, GspoSharp.Models.ModelSize.Tiny, seed: 1);
+        using var policy = GspoSharp.Training.Policy.Load(path, chatTemplate: false);
+        var config = new GspoSharp.Training.TrainConfig
+        {
+            PromptsPerStep = 2, NumGenerations = 4, StepsPerGeneration = 2, MaxCompletionLength = 16, LearningRate = 1e-3, MaxSteps = 2, Seed = 5,
+            RolloutDtype = RolloutDtype.Bfloat16,
+        };
+        var rewards = new GspoSharp.Rewards.RewardModel(new[] { new GspoSharp.Rewards.WeightedReward(new GspoSharp.Rewards.AccuracyReward(), 1) });
+        using var trainer = new GspoSharp.Training.GspoTrainer(config, policy,
+            GspoSharp.Tasks.Dataset.FromTask(GspoSharp.Tasks.SyntheticTask.Get("arithmetic"), GspoSharp.Tasks.TaskSplit.Train, 5), rewards);
+        for (int step = 1; step <= 2; step++)
+        {
+            var m = trainer.Step();
+            Assert.True(m["mismatch/token_abs_diff_mean"] > 1e-4, $"step {step}: token_abs_diff_mean {m["mismatch/token_abs_diff_mean"]}");
+            Assert.True(m["mismatch/k3_kl"] > 0, $"step {step}: k3 {m["mismatch/k3_kl"]}");
+            Assert.True(m["mismatch/seq_log_ratio_max"] > 0);
+            Assert.True(m.ContainsKey("rollout/weight_sync_seconds"));
+        }
+    }
+}

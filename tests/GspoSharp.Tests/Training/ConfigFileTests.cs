@@ -23,7 +23,7 @@ public class ConfigFileTests
         "save_steps", "save_dtype", "save_total_limit", "max_consecutive_bad_steps", "report",
         "sft_steps", "sft_batch_size", "sft_learning_rate",
         "use_peft", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "use_rslora", "gradient_checkpointing", "adapter",
-        "vllm_importance_sampling_correction", "vllm_importance_sampling_mode", "vllm_importance_sampling_clip_max", "vllm_importance_sampling_clip_min",
+        "rollout_dtype", "vllm_importance_sampling_correction", "vllm_importance_sampling_mode", "vllm_importance_sampling_clip_max", "vllm_importance_sampling_clip_min",
     };
 
     static string Write(TempDirectory dir, string name, string text)
@@ -377,7 +377,7 @@ public class ConfigFileTests
         SftSteps = 12, SftBatchSize = 5, SftLearningRate = 2.5e-3,
         UsePeft = true, LoraR = 8, LoraAlpha = 0.5, LoraDropout = 0.0, LoraTargetModules = new[] { "all-linear" }, UseRslora = true, GradientCheckpointing = true,
         Adapter = "adapters/step 100",
-        VllmImportanceSamplingCorrection = true, VllmImportanceSamplingMode = RolloutCorrectionMode.TokenTruncate,
+        RolloutDtype = GspoSharp.Rollout.RolloutDtype.Bfloat16, VllmImportanceSamplingCorrection = true, VllmImportanceSamplingMode = RolloutCorrectionMode.TokenTruncate,
         VllmImportanceSamplingClipMax = null, VllmImportanceSamplingClipMin = 0.25,
     };
 
