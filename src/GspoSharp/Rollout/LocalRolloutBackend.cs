@@ -80,7 +80,7 @@ public sealed class LocalRolloutBackend : IRolloutBackend
         {
             var clock = System.Diagnostics.Stopwatch.StartNew();
             Refresh();
-            metrics["rollout/weight_sync_seconds"] = clock.Elapsed.TotalSeconds;
+            metrics["time/weight_sync"] = clock.Elapsed.TotalSeconds;
         }
         return Task.FromResult<IReadOnlyDictionary<string, double>>(metrics);
     }

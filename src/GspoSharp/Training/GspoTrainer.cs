@@ -57,6 +57,10 @@ public sealed class GspoTrainer : IDisposable
         this.rollout = rollout ?? new LocalRolloutBackend(policy.Model, policy.Decode, config.RolloutDtype.ScalarType()) { BatchPrompts = config.RolloutBatchPrompts };
     }
 
+    /// <summary>Stops a rollout or weight sync in progress (Ctrl-C during a remote rollout): the step then
+    /// throws <see cref="OperationCanceledException"/> without having changed anything.</summary>
+    public CancellationToken Cancellation { get; init; }
+
     /// <summary>RL steps taken.</summary>
     public int StepsDone { get; private set; }
 
@@ -93,17 +97,28 @@ public sealed class GspoTrainer : IDisposable
         var model = policy.Model;
         model.eval();
 
-        // 0. The backend samples from the current weights: after a resume (or with a new backend) they are
-        //    synced once before the first rollout; afterwards at the end of every step.
-        if (syncedVersion != step - 1) SyncWeights(m, step - 1);
-
         // 1. Rollout: B prompts × G samples from π_θold.
         var rows = Enumerable.Range(0, config.PromptsPerStep).Select(i => train.Row(RowIndex((long)(step - 1) * config.PromptsPerStep + i))).ToList();
         var prompts = rows.Select(policy.EncodePrompt).ToList();
         for (int i = 0; i < prompts.Count; i++)
             if (prompts[i].Length > config.MaxPromptLength)
                 throw new InvalidDataException($"{train.Name}: a prompt has {prompts[i].Length} tokens, more than max_prompt_length {config.MaxPromptLength}.");
-        using var rollout = Generate(prompts, step);
+        // The backend samples from the current weights: synced at the end of every step, and here when that
+        // did not happen (the first step of a run or of a resumed one, or a sync that failed). A failure here
+        // leaves the step untaken: nothing has changed yet, so a checkpoint of the previous step is exact.
+        RolloutResult sampled;
+        try
+        {
+            if (syncedVersion != step - 1) SyncWeights(m, step - 1);
+            sampled = Generate(prompts, step);
+        }
+        catch
+        {
+            StepsDone--;
+            throw;
+        }
+        using var rollout = sampled;
+        foreach (var (key, value) in rollout.Metrics) m[key] = value;
         var completions = rollout.Completions;
         m["time/generation"] = clock.Elapsed.TotalSeconds;
         m["tokens_per_second/generation"] = rollout.GeneratedTokens / Math.Max(1e-9, m["time/generation"]);
@@ -260,25 +275,38 @@ public sealed class GspoTrainer : IDisposable
             m["routing/volatility"] = count > 0 ? changed / count : 0;
         }
         foreach (var record in routingRecords.Values) record.Dispose();
-        SyncWeights(m, step);
+        // The step is complete whether or not the servers take its weights: a failed sync is retried before the next rollout.
+        try
+        {
+            SyncWeights(m, step);
+        }
+        catch (Exception e) when (e is RolloutUnavailableException or OperationCanceledException)
+        {
+            m["rollout/weight_sync_failed"] = 1;
+        }
         m["time/step"] = clock.Elapsed.TotalSeconds;
         return m;
     }
 
     /// <summary>Samples G completions per prompt through the rollout backend; every prompt keeps its
     /// random stream (seed, step, prompt, sample), however the backend splits the batch.</summary>
-    RolloutResult Generate(IReadOnlyList<long[]> prompts, int step) =>
-        rollout.GenerateAsync(prompts, new SamplingOptions
+    RolloutResult Generate(IReadOnlyList<long[]> prompts, int step)
+    {
+        var result = rollout.GenerateAsync(prompts, new SamplingOptions
         {
             Temperature = config.Temperature, TopP = config.TopP, TopK = config.TopK, MaxNewTokens = config.MaxCompletionLength,
             SamplesPerPrompt = config.NumGenerations, EosTokenIds = policy.EosTokenIds, Seed = config.Seed * 1_000_003 + step,
-        }).GetAwaiter().GetResult();
+        }, Cancellation).GetAwaiter().GetResult();
+        // Remote backends return ids and log-probs only: the text the rewards read is decoded here.
+        return result.Completions.All(c => c.Text.Length > 0 || c.CompletionIds.Length == 0) ? result
+            : result with { Completions = result.Completions.Select(c => c.Text.Length > 0 ? c : c with { Text = policy.Decode(c.CompletionIds) }).ToList() };
+    }
 
     /// <summary>Tells the rollout backend the weights are those of <paramref name="version"/> steps; adds its metrics.</summary>
     void SyncWeights(IDictionary<string, double> m, int version)
     {
-        foreach (var (key, value) in rollout.WeightsChangedAsync(version).GetAwaiter().GetResult())
-            m[key] = m.TryGetValue(key, out var earlier) && key.EndsWith("_seconds", StringComparison.Ordinal) ? earlier + value : value;
+        foreach (var (key, value) in rollout.WeightsChangedAsync(version, Cancellation).GetAwaiter().GetResult())
+            m[key] = m.TryGetValue(key, out var earlier) && key.StartsWith("time/", StringComparison.Ordinal) ? earlier + value : value;
         syncedVersion = version;
     }
 

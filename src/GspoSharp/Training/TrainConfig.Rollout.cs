@@ -10,6 +10,20 @@ namespace GspoSharp.Training;
 public sealed partial record TrainConfig
 {
     // ---- Rollout backend (docs/rollout-servers.md) -----------------------------------------------
+    [Description("Where rollouts are sampled: local (in process) | http (on rollout_servers: vLLM, SGLang or gspo serve). TRL: use_vllm with vllm_mode server.")]
+    public RolloutBackendKind RolloutBackend { get; init; } = RolloutBackendKind.Local;
+    [Description("Base URLs of the inference servers, e.g. [http://127.0.0.1:8000, http://127.0.0.1:8001]. Each prompt's samples go to one server; prompts spread by least outstanding work. TRL: vllm_server_base_url (one server) is accepted as an alias.")]
+    public IReadOnlyList<string> RolloutServers { get; init; } = Array.Empty<string>();
+    [Description("Sampling protocol: vllm (POST /v1/completions with token ids, return_token_ids, logprobs 0) | sglang (POST /generate with input_ids, return_logprob). gspo serve speaks both.")]
+    public RolloutApi RolloutApi { get; init; } = RolloutApi.Vllm;
+    [Description("How servers get the weights after every step: disk (a safetensors checkpoint in weight_sync_dir + SGLang's /update_weights_from_disk) | lora (the adapter + vLLM's /v1/load_lora_adapter, load_inplace; needs use_peft) | none.")]
+    public WeightSyncMode WeightSync { get; init; } = WeightSyncMode.Disk;
+    [Description("Directory the synced weights are written to, readable by the servers at the same path; unset: weight-sync/ in the run directory. Only the newest version is kept.")]
+    public string? WeightSyncDir { get; init; }
+    [Description("Seconds one HTTP request to a rollout server may take before that server counts as failed.")]
+    public double RolloutTimeout { get; init; } = 600;
+    [Description("Other servers a failed prompt group is tried on before the step gives up (the run then checkpoints and stops).")]
+    public int RolloutRetries { get; init; } = 2;
     [Description("Precision of in-process sampling: float32 (the policy itself) | bfloat16 (a bf16 copy refreshed after every update: the train–inference precision mismatch of real deployments; mismatch/* metrics are logged). Training stays float32.")]
     public RolloutDtype RolloutDtype { get; init; } = RolloutDtype.Float32;
 
@@ -30,11 +44,28 @@ public sealed partial record TrainConfig
 
     /// <summary>True when the old policy's log-probs or the correction come from the rollout engine, so the
     /// <c>mismatch/*</c> metrics are logged every step.</summary>
-    public bool MeasuresRolloutMismatch => UseSamplerLogprobs || VllmImportanceSamplingCorrection || RolloutDtype != RolloutDtype.Float32;
+    public bool MeasuresRolloutMismatch => UseSamplerLogprobs || VllmImportanceSamplingCorrection || RolloutDtype != RolloutDtype.Float32
+                                           || RolloutBackend == RolloutBackendKind.Http;
+
+    /// <summary>The HTTP backend's settings (Validate has checked the URLs).</summary>
+    public HttpRolloutSettings HttpRollout => new(RolloutServers.Select(u => new Uri(u)).ToList(), RolloutApi, WeightSync, RolloutTimeout, RolloutRetries);
 
     void ValidateRollout(Action<bool, string, string> require)
     {
         require(Enum.IsDefined(RolloutDtype), "rollout_dtype", "must be float32 or bfloat16.");
+        require(RolloutTimeout > 0 && double.IsFinite(RolloutTimeout), "rollout_timeout", $"is {RolloutTimeout}; must be > 0 seconds.");
+        require(RolloutRetries >= 0, "rollout_retries", $"is {RolloutRetries}; must be ≥ 0.");
+        foreach (var url in RolloutServers)
+            require(Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https", "rollout_servers", $"'{url}' is not an http:// or https:// URL.");
+        require(RolloutServers.Distinct().Count() == RolloutServers.Count, "rollout_servers", "lists a server twice.");
+        if (RolloutBackend == RolloutBackendKind.Http)
+        {
+            require(RolloutServers.Count > 0, "rollout_servers", "rollout_backend http needs at least one server.");
+            require(RolloutDtype == RolloutDtype.Float32, "rollout_dtype", "applies to the local backend; a server samples in its own dtype (gspo serve --dtype).");
+            require(!RoutingReplay, "routing_replay", "needs the experts chosen while sampling, which rollout servers do not return.");
+            require(WeightSync != WeightSyncMode.Lora || UsePeft, "weight_sync", "lora sends the LoRA adapter; set use_peft: true (or weight_sync: disk).");
+            require(WeightSync != WeightSyncMode.Disk || !UsePeft, "weight_sync", "disk writes the whole model; with use_peft the servers take the adapter: weight_sync: lora.");
+        }
         require(Enum.IsDefined(VllmImportanceSamplingMode), "vllm_importance_sampling_mode",
             "must be token_truncate, token_mask, sequence_truncate or sequence_mask.");
         require(VllmImportanceSamplingClipMax is null or >= 0 && VllmImportanceSamplingClipMin is null or >= 0, "vllm_importance_sampling_clip_max",

@@ -85,7 +85,7 @@ public class Bfloat16RolloutTests
             foreach (var p in lm.parameters()) p.mul_(1.5);
         Assert.False(HoldsRounded(backend, lm));   // until told
         var metrics = await backend.WeightsChangedAsync(1);
-        Assert.True(metrics.ContainsKey("rollout/weight_sync_seconds"));
+        Assert.True(metrics.ContainsKey("time/weight_sync"));
         Assert.True(HoldsRounded(backend, lm));
     }
 
@@ -125,7 +125,7 @@ public class Bfloat16RolloutTests
             Assert.True(m["mismatch/token_abs_diff_mean"] > 1e-4, $"step {step}: token_abs_diff_mean {m["mismatch/token_abs_diff_mean"]}");
             Assert.True(m["mismatch/k3_kl"] > 0, $"step {step}: k3 {m["mismatch/k3_kl"]}");
             Assert.True(m["mismatch/seq_log_ratio_max"] > 0);
-            Assert.True(m.ContainsKey("rollout/weight_sync_seconds"));
+            Assert.True(m.ContainsKey("time/weight_sync"));
         }
     }
 }

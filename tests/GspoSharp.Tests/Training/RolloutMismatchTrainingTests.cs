@@ -70,4 +70,30 @@ public class RolloutMismatchTrainingTests(TinyModelFixture models) : IClassFixtu
         var e = Assert.Throws<ArgumentException>(() => ConfigFile.Load(new TrainConfig(), null, new[] { "vllm_importance_sampling_mode=tokens" }));
         Assert.Contains("vllm_importance_sampling_mode: must be token_truncate, token_mask, sequence_truncate, sequence_mask", e.Message);
     }
+
+    [Theory]
+    [InlineData("rollout_backend=http", "rollout_servers")]
+    [InlineData("rollout_backend=http; rollout_servers=[ftp://x]", "rollout_servers")]
+    [InlineData("rollout_backend=http; rollout_servers=[http://a:1,http://a:1]", "rollout_servers")]
+    [InlineData("rollout_backend=http; rollout_servers=[http://a:1]; weight_sync=lora", "weight_sync")]
+    [InlineData("rollout_backend=http; rollout_servers=[http://a:1]; rollout_dtype=bfloat16", "rollout_dtype")]
+    [InlineData("rollout_backend=http; rollout_servers=[http://a:1]; init_arch=qwen3_moe; routing_replay=true", "routing_replay")]
+    [InlineData("rollout_timeout=0", "rollout_timeout")]
+    [InlineData("rollout_retries=-1", "rollout_retries")]
+    public void Inconsistent_backend_settings_are_refused_naming_the_key(string overrides, string key)
+    {
+        var config = ConfigFile.Load(new TrainConfig(), null, overrides.Split("; "));
+        var e = Assert.Throws<ArgumentException>(() => config.Validate());
+        Assert.StartsWith(key + ":", e.Message);
+    }
+
+    [Fact]
+    public void Trls_vllm_server_base_url_is_read_as_the_one_rollout_server()
+    {
+        var config = ConfigFile.Apply(new TrainConfig(), "rollout_backend: http\nvllm_server_base_url: http://127.0.0.1:8000\n", "run.yaml");
+        Assert.Equal(new[] { "http://127.0.0.1:8000" }, config.RolloutServers);
+        config.Validate();
+        Assert.Contains("rollout_servers: [\"http://127.0.0.1:8000\"]", ConfigFile.ToYaml(config));
+        Assert.Equal(GspoSharp.Rollout.RolloutApi.Sglang, ConfigFile.Load(new TrainConfig(), null, new[] { "rollout_api=sglang" }).RolloutApi);
+    }
 }
