@@ -23,5 +23,6 @@ var root = new RootCommand("gspo: post-train language models with GSPO (Group Se
     InitModelCommand.Create(),
     GenerateCommand.Create(),
     MergeCommand.Create(),
+    ServeCommand.Create(),
 };
 return root.Parse(args).Invoke();

@@ -15,10 +15,14 @@ namespace GspoSharp.Cli;
 /// <c>gc-stress: forced=N gen0=N gen1=N gen2=N</c> to standard error.</item>
 /// <item><c>GSPO_TEST_CRASH_AT=POINT[@FILE]:N</c>: SIGKILL at the Nth write of a kind
 /// (<see cref="CrashPoints"/>); checked here so that a typo is an error, not a run that never crashes.</item>
+/// <item><c>GSPO_TEST_SERVE_HOLD=FILE</c>: <c>gspo serve</c> starts no waiting request while FILE
+/// exists, so a test can fill the queue (429) or cancel a waiting request without racing the worker.</item>
 /// </list>
 /// </summary>
 internal static class TestHooks
 {
+    public const string ServeHoldVariable = "GSPO_TEST_SERVE_HOLD";
+
     public const string GcStressVariable = "GSPO_TEST_GC_STRESS";
 
     /// <summary>Starts what the variables ask for; returns an error message for a malformed one.</summary>

@@ -97,6 +97,107 @@ public sealed class KvCache : IDisposable
         Batch = rows;
     }
 
+    /// <summary>
+    /// Appends the live rows of <paramref name="incoming"/> after this cache's live rows, both aligned
+    /// on their last column (left padding, as a prefill leaves them): if the incoming rows are longer,
+    /// the existing rows move right. For a server whose requests join a running batch at any step
+    /// (continuous batching). Needs room for the rows and for the longer of the two lengths.
+    /// </summary>
+    public void Join(KvCache incoming)
+    {
+        long rows = Batch + incoming.Batch, length = Math.Max(Length, incoming.Length);
+        if (rows > MaxRows || length > Capacity || incoming.keys.Length != keys.Length)
+            throw new ArgumentException($"cannot join {incoming.Batch} rows of {incoming.Length} positions to a KV cache of {Batch}/{MaxRows} rows and {Length}/{Capacity} positions.");
+        using var scope = NewDisposeScope();
+        ShiftRight(length - Length);
+        long offset = length - incoming.Length;
+        for (int i = 0; i < keys.Length; i++)
+        {
+            keys[i].narrow(0, Batch, incoming.Batch).narrow(2, offset, incoming.Length).copy_(incoming.keys[i].narrow(0, 0, incoming.Batch).narrow(2, 0, incoming.Length));
+            values[i].narrow(0, Batch, incoming.Batch).narrow(2, offset, incoming.Length).copy_(incoming.values[i].narrow(0, 0, incoming.Batch).narrow(2, 0, incoming.Length));
+        }
+        var newMask = keyMask.narrow(0, Batch, incoming.Batch);
+        newMask.narrow(1, 0, offset).fill_(Scalars.Zero);
+        newMask.narrow(1, offset, incoming.Length).copy_(incoming.keyMask.narrow(0, 0, incoming.Batch).narrow(1, 0, incoming.Length));
+        nextPosition.narrow(0, Batch, incoming.Batch).copy_(incoming.nextPosition.narrow(0, 0, incoming.Batch));
+        Batch = rows;
+        Length = length;
+    }
+
+    /// <summary>Drops the leading columns that no live row uses (padding only) and returns how many:
+    /// keeps a long-running batch, whose oldest rows leave, within its capacity.</summary>
+    public long TrimLeft()
+    {
+        if (Length == 0) return 0;
+        using var scope = NewDisposeScope();
+        var used = KeyMask.any(0);                                   // [Length]
+        long first = used.any().item<bool>() ? used.to_type(ScalarType.Int64).argmax().item<long>() : Length;
+        if (first == 0) return 0;
+        long kept = Length - first;
+        foreach (var buffer in keys.Concat(values))
+        {
+            var live = buffer.narrow(0, 0, Batch);
+            var moved = live.narrow(2, first, kept).clone();
+            live.narrow(2, 0, kept).copy_(moved);
+        }
+        var mask = keyMask.narrow(0, 0, Batch);
+        var movedMask = mask.narrow(1, first, kept).clone();
+        mask.narrow(1, 0, kept).copy_(movedMask);
+        Length = kept;
+        return first;
+    }
+
+    /// <summary>A cache with the same live rows and positions and room for <paramref name="maxRows"/> rows and
+    /// <paramref name="capacity"/> positions (this one is left unchanged; dispose it).</summary>
+    public KvCache Resized(long maxRows, long capacity)
+    {
+        if (maxRows < Batch || capacity < Length)
+            throw new ArgumentException($"a KV cache of {Batch} rows and {Length} positions does not fit {maxRows} rows and {capacity} positions.");
+        var resized = new KvCache(keys.Length, keys[0].shape[1], keys[0].shape[3], keys[0].dtype, keys[0].device, Batch, capacity, maxRows);
+        using var scope = NewDisposeScope();
+        for (int i = 0; i < keys.Length; i++)
+        {
+            resized.keys[i].narrow(0, 0, Batch).narrow(2, 0, Length).copy_(keys[i].narrow(0, 0, Batch).narrow(2, 0, Length));
+            resized.values[i].narrow(0, 0, Batch).narrow(2, 0, Length).copy_(values[i].narrow(0, 0, Batch).narrow(2, 0, Length));
+        }
+        resized.keyMask.narrow(0, 0, Batch).narrow(1, 0, Length).copy_(KeyMask);
+        resized.nextPosition.narrow(0, 0, Batch).copy_(NextPosition);
+        resized.Length = Length;
+        return resized;
+    }
+
+    KvCache(int layers, long kvHeads, long headDim, ScalarType dtype, Device device, long rows, long capacity, long maxRows)
+    {
+        MaxRows = maxRows;
+        Capacity = capacity;
+        Batch = rows;
+        keys = new Tensor[layers];
+        values = new Tensor[layers];
+        for (int i = 0; i < layers; i++)
+        {
+            keys[i] = zeros(new[] { maxRows, kvHeads, capacity, headDim }, dtype, device).DetachFromDisposeScope();
+            values[i] = zeros(new[] { maxRows, kvHeads, capacity, headDim }, dtype, device).DetachFromDisposeScope();
+        }
+        keyMask = zeros(new[] { maxRows, capacity }, ScalarType.Bool, device).DetachFromDisposeScope();
+        nextPosition = zeros(new[] { maxRows }, ScalarType.Int64, device).DetachFromDisposeScope();
+    }
+
+    /// <summary>Moves the live rows' positions <paramref name="by"/> columns right, padding on the left.</summary>
+    void ShiftRight(long by)
+    {
+        if (by == 0 || Batch == 0) return;
+        foreach (var buffer in keys.Concat(values))
+        {
+            var live = buffer.narrow(0, 0, Batch);
+            var moved = live.narrow(2, 0, Length).clone();
+            live.narrow(2, by, Length).copy_(moved);
+        }
+        var mask = keyMask.narrow(0, 0, Batch);
+        var movedMask = mask.narrow(1, 0, Length).clone();
+        mask.narrow(1, by, Length).copy_(movedMask);
+        mask.narrow(1, 0, by).fill_(Scalars.Zero);
+    }
+
     /// <inheritdoc />
     public void Dispose()
     {

@@ -6,7 +6,7 @@ namespace GspoSharp.Rollout;
 /// depends on its own logits only — not on which other prompts share its batch, nor on when
 /// other samples finish.
 /// </summary>
-internal sealed class SampleRandom(long seed, int prompt, int sample)
+public sealed class SampleRandom(long seed, int prompt, int sample)
 {
     ulong state = Mix(Mix(Mix((ulong)seed) ^ (ulong)prompt) ^ ((ulong)sample << 32));
 

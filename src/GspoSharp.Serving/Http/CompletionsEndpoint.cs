@@ -1,0 +1,158 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using GspoSharp.Serving.Engine;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+
+namespace GspoSharp.Serving.Http;
+
+/// <summary>
+/// <c>POST /v1/completions</c>, with the request fields and response shapes of vLLM's OpenAI server
+/// (<c>CompletionRequest</c>, <c>CompletionResponse</c>, <c>CompletionStreamResponse</c>).
+/// </summary>
+internal static class CompletionsEndpoint
+{
+    public static void Map(WebApplication app, Generation g) =>
+        app.MapPost("/v1/completions", (HttpContext context) => ServingHost.Guard(context, () => Handle(context, g)));
+
+    static async Task Handle(HttpContext context, Generation g)
+    {
+        var f = await RequestFields.Read(context.Request);
+        string? model = f.String("model");
+        string? adapter = g.Adapter(model);
+        var prompts = Prompts(f.Node("prompt"), g);
+        int n = f.Int("n", 1, 128) ?? 1;
+        f.Neutral("best_of", n);
+        f.Neutral("echo", false);
+        f.Neutral("suffix", "");
+        f.Neutral("use_beam_search", false);
+        int? logprobs = f.Int("logprobs", 0, Generation.MaxLogprobs);
+        int maxTokens = g.MaxTokens(f.Int("max_tokens", 1, int.MaxValue) ?? 16, prompts, "max_tokens");
+        bool asIds = f.Bool("return_tokens_as_token_ids") ?? false;
+        bool returnIds = f.Bool("return_token_ids") ?? false;
+        bool stream = f.Bool("stream") ?? false;
+        bool includeUsage = SamplingFields.IncludeUsage(f, stream);
+        var p = SamplingFields.Read(f, g, logprobs) with { MaxTokens = maxTokens };
+        f.RejectUnknown();
+
+        var request = g.Submit(prompts, n, p, adapter, context);
+        string id = $"cmpl-{Guid.NewGuid():N}";
+        long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        string name = model ?? g.Options.ServedModelName;
+        if (!stream)
+        {
+            var choices = await g.Collect(request, context);
+            await JsonResponse.Write(context, new JsonObject
+            {
+                ["id"] = id, ["object"] = "text_completion", ["created"] = created, ["model"] = name,
+                ["choices"] = new JsonArray(choices.Select(c => (JsonNode)Choice(c, g, p, asIds, returnIds, c.Text(g.Tokenizer, p), 0, c.Tokens.Count, true)).ToArray()),
+                ["usage"] = SamplingFields.Usage(prompts, choices),
+                ["system_fingerprint"] = null, ["kv_transfer_params"] = null,
+            });
+            return;
+        }
+
+        var states = Generation.Choices(request);
+        await g.Started(request, context);
+        await Sse.Begin(context);
+        await foreach (var e in request.Events.Reader.ReadAllAsync(context.RequestAborted))
+        {
+            var c = states[e.Choice];
+            c.Add(e);
+            int offset = c.Sent;
+            string delta = c.TakeDelta(g.Tokenizer, p);
+            bool first = c.TokensSent == 0;
+            var choice = Choice(c, g, p, asIds, returnIds, delta, c.TokensSent, c.Tokens.Count, first, offset);
+            c.TokensSent = c.Tokens.Count;
+            await Sse.Data(context, new JsonObject
+            {
+                ["id"] = id, ["object"] = "text_completion", ["created"] = created, ["model"] = name,
+                ["choices"] = new JsonArray(choice), ["usage"] = null,
+            });
+        }
+        if (includeUsage)
+            await Sse.Data(context, new JsonObject
+            {
+                ["id"] = id, ["object"] = "text_completion", ["created"] = created, ["model"] = name,
+                ["choices"] = new JsonArray(), ["usage"] = SamplingFields.Usage(prompts, states),
+            });
+        await Sse.Done(context);
+    }
+
+    /// <summary>A choice (or a stream chunk's choice) covering tokens [from, to).</summary>
+    static JsonObject Choice(ChoiceState c, Generation g, SequenceParams p, bool asIds, bool returnIds, string text, int from, int to, bool withPrompt, int textOffset = 0)
+    {
+        var choice = new JsonObject
+        {
+            ["index"] = c.Index,
+            ["text"] = text,
+            ["logprobs"] = p.Logprobs is null ? null : Logprobs(c, g, asIds, from, to, textOffset),
+            ["finish_reason"] = to == c.Tokens.Count ? c.FinishName : null,
+            ["stop_reason"] = to == c.Tokens.Count ? SamplingFields.StopReason(c.StopReason) : null,
+            ["prompt_logprobs"] = null,
+        };
+        if (returnIds)
+        {
+            choice["prompt_token_ids"] = withPrompt ? new JsonArray(c.PromptIds.Select(i => (JsonNode)i).ToArray()) : null;
+            choice["token_ids"] = new JsonArray(c.Tokens.Skip(from).Take(to - from).Select(i => (JsonNode)i).ToArray());
+        }
+        return choice;
+    }
+
+    /// <summary>vLLM's <c>CompletionLogProbs</c>: text_offset, token_logprobs, tokens, top_logprobs (the
+    /// sampled token and the k most likely, as token → log-prob).</summary>
+    static JsonObject Logprobs(ChoiceState c, Generation g, bool asIds, int from, int to, int textOffset)
+    {
+        var offsets = new JsonArray();
+        var values = new JsonArray();
+        var tokens = new JsonArray();
+        var tops = new JsonArray();
+        int offset = textOffset;
+        for (int t = from; t < to; t++)
+        {
+            string token = g.TokenText(c.Tokens[t], asIds);
+            offsets.Add(offset);
+            offset += asIds ? 0 : token.Length;
+            values.Add(c.LogProbs[t]);
+            tokens.Add(token);
+            var top = new JsonObject { [token] = c.LogProbs[t] };
+            foreach (var (id, lp) in c.Top[t] ?? Array.Empty<(long, float)>())
+            {
+                string key = g.TokenText(id, asIds);
+                if (!top.ContainsKey(key)) top[key] = lp;
+            }
+            tops.Add(top);
+        }
+        return new JsonObject { ["text_offset"] = offsets, ["token_logprobs"] = values, ["tokens"] = tokens, ["top_logprobs"] = tops };
+    }
+
+    /// <summary>vLLM's four prompt forms: a string, a list of strings, a list of token ids, a list of id lists.</summary>
+    static List<long[]> Prompts(JsonNode? node, Generation g)
+    {
+        List<long[]> prompts;
+        switch (node)
+        {
+            case null:
+                throw ApiError.Field("prompt", "is required.");
+            case JsonValue v when v.GetValueKind() == JsonValueKind.String:
+                prompts = new() { g.Encode(v.GetValue<string>()) };
+                break;
+            case JsonArray { Count: 0 }:
+                throw ApiError.Field("prompt", "must not be empty.");
+            case JsonArray a when a.All(x => x is JsonValue s && s.GetValueKind() == JsonValueKind.String):
+                prompts = a.Select(x => g.Encode(x!.GetValue<string>())).ToList();
+                break;
+            case JsonArray a when a.All(x => x is JsonValue s && s.GetValueKind() == JsonValueKind.Number):
+                prompts = new() { a.Select((x, i) => RequestFields.AsLong(x!, $"prompt[{i}]", long.MinValue, long.MaxValue)).ToArray() };
+                break;
+            case JsonArray a when a.All(x => x is JsonArray):
+                prompts = a.Select((x, i) => x!.AsArray().Select((y, j) => y is null ? throw ApiError.Field($"prompt[{i}][{j}]", "must be an integer.")
+                    : RequestFields.AsLong(y, $"prompt[{i}][{j}]", long.MinValue, long.MaxValue)).ToArray()).ToList();
+                break;
+            default:
+                throw ApiError.Field("prompt", "must be a string, a list of strings, a list of token ids or a list of token-id lists.");
+        }
+        for (int i = 0; i < prompts.Count; i++) g.CheckPrompt(prompts[i], prompts.Count == 1 ? "prompt" : $"prompt[{i}]");
+        return prompts;
+    }
+}
