@@ -151,8 +151,10 @@ public sealed partial class TrainingRun
         if (!File.Exists(configPath)) throw new FileNotFoundException($"{configPath}: not found; {runDirectory} holds no run to resume.");
         var saved = ConfigFile.Load(new TrainConfig(), configPath, Array.Empty<string>());
         var config = ConfigFile.Load(saved, null, overrides ?? Array.Empty<string>());
-        if (config with { MaxSteps = saved.MaxSteps } != saved)
-            throw new ArgumentException("--resume continues the run as configured; only max_steps may be changed.");
+        // Where the rollout servers run is not part of the training: restarted servers may have new addresses.
+        if (config with { MaxSteps = saved.MaxSteps, RolloutServers = saved.RolloutServers, RolloutTimeout = saved.RolloutTimeout,
+                RolloutRetries = saved.RolloutRetries } != saved)
+            throw new ArgumentException("--resume continues the run as configured; only max_steps and the rollout servers (rollout_servers, rollout_timeout, rollout_retries) may be changed.");
         config.Validate();
         var run = new TrainingRun(config, runDirectory, progress, stopRequested);
         RemoveTemporaries(runDirectory);
