@@ -4,9 +4,9 @@ using GspoSharp.Models;
 OpenMpSettings.PreferPassiveWaiting();   // as the gspo tool does (docs/performance.md)
 
 // Benchmarks print figures measured side by side in one run; docs/performance.md records them.
-//   dotnet run -c Release --project bench/GspoSharp.Bench -- [matmul|objective|model|rollout|step|reward|all] [--quick] [--no-peer]
+//   dotnet run -c Release --project bench/GspoSharp.Bench -- [matmul|objective|model|rollout|step|reward|servers|all] [--quick] [--no-peer]
 string which = args.Length > 0 ? args[0] : "all";
-string[] known = { "matmul", "objective", "model", "rollout", "step", "reward", "all" };
+string[] known = { "matmul", "objective", "model", "rollout", "step", "reward", "servers", "all" };
 string[] options = { "--quick", "--no-peer" };
 if (!known.Contains(which))
 {
@@ -28,4 +28,5 @@ if (which is "model" or "all") ModelBench.Run(ceiling);
 if (which is "rollout" or "all") RolloutBench.Run(ceiling, quick: args.Contains("--quick"));
 if (which is "step" or "all") StepBench.Run();
 if (which is "reward" or "all") RewardBench.Run();   // plain C# on strings: no tensors
+if (which is "servers" or "all") RolloutServerBench.Run(quick: args.Contains("--quick"));   // gspo serve child processes on loopback
 return 0;
