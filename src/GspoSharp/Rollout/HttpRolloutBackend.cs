@@ -109,15 +109,24 @@ public sealed class HttpRolloutBackend : IRolloutBackend
                 using var abandon = CancellationTokenSource.CreateLinkedTokenSource(cancellation);   // the group's other requests, once one fails
                 var samples = Enumerable.Range(0, options.SamplesPerPrompt)
                     .Select(j => Sample(server, prompt, RolloutProtocol.Seed(options.Seed, promptIndex, j), options, abandon.Token)).ToList();
-                try
+                // The first failure decides: the group's other requests are abandoned at once, not left to run into the timeout.
+                for (var pending = samples.ToList(); pending.Count > 0;)
                 {
-                    return await Task.WhenAll(samples);
-                }
-                catch
-                {
+                    var done = await Task.WhenAny(pending);
+                    pending.Remove(done);
+                    if (done.IsCompletedSuccessfully) continue;
                     abandon.Cancel();
-                    throw;
+                    try
+                    {
+                        await Task.WhenAll(pending);
+                    }
+                    catch (Exception) when (pending.All(t => t.IsCompleted))
+                    {
+                        // their outcome no longer matters: they were abandoned
+                    }
+                    await done;   // rethrows its own exception: ServerFault, a refusal, or the caller's cancellation
                 }
+                return samples.Select(t => t.Result).ToArray();
             }
             catch (ServerFault fault)
             {

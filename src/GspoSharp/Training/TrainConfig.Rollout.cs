@@ -20,7 +20,7 @@ public sealed partial record TrainConfig
     public WeightSyncMode WeightSync { get; init; } = WeightSyncMode.Disk;
     [Description("Directory the synced weights are written to, readable by the servers at the same path; unset: weight-sync/ in the run directory. Only the newest version is kept.")]
     public string? WeightSyncDir { get; init; }
-    [Description("Seconds one HTTP request to a rollout server may take before that server counts as failed.")]
+    [Description("Seconds one HTTP request to a rollout server may take before that server counts as failed. (TRL's vllm_server_timeout is not an alias: it bounds the wait for a server to start.)")]
     public double RolloutTimeout { get; init; } = 600;
     [Description("Other servers a failed prompt group is tried on before the step gives up (the run then checkpoints and stops).")]
     public int RolloutRetries { get; init; } = 2;
