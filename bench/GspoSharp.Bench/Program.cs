@@ -4,12 +4,12 @@ using GspoSharp.Models;
 OpenMpSettings.PreferPassiveWaiting();   // as the gspo tool does (docs/performance.md)
 
 // Benchmarks print figures measured side by side in one run; docs/performance.md records them.
-//   dotnet run -c Release --project bench/GspoSharp.Bench -- [matmul|objective|model|rollout|step|reward|serve|ops|peer|all] [--quick] [--no-peer]
+//   dotnet run -c Release --project bench/GspoSharp.Bench -- [matmul|objective|model|rollout|step|reward|serve|servers|ops|peer|all] [--quick] [--no-peer]
 //   ... -- memory        peak memory of one update of Qwen3-0.6B / 1.7B shapes (minutes, up to ~10 GB; not part of all)
 //   ... -- dtype         the projection with a bfloat16 weight, three ways (the first part of memory)
 if (args is ["memory-child", var childModel, var childVariant]) return GspoSharp.Bench.MemoryBench.RunChild(childModel, childVariant);
 string which = args.Length > 0 ? args[0] : "all";
-string[] known = { "matmul", "objective", "model", "rollout", "step", "reward", "serve", "ops", "peer", "memory", "dtype", "all" };
+string[] known = { "matmul", "objective", "model", "rollout", "step", "reward", "serve", "servers", "ops", "peer", "memory", "dtype", "all" };
 string[] options = { "--quick", "--no-peer" };
 if (!known.Contains(which))
 {
@@ -32,6 +32,7 @@ if (which is "rollout" or "all") RolloutBench.Run(ceiling, quick: args.Contains(
 if (which is "step" or "all") StepBench.Run();
 if (which is "reward" or "all") RewardBench.Run();   // plain C# on strings: no tensors
 if (which is "serve" or "all") ServeBench.Run(quick: args.Contains("--quick"));   // gspo serve over loopback HTTP
+if (which is "servers" or "all") RolloutServerBench.Run(quick: args.Contains("--quick"));   // gspo serve child processes on loopback
 if (which is "ops") OpsBench.Run();
 if (which is "peer") PeerBench.Run(quick: args.Contains("--quick"));
 if (which is "memory") MemoryBench.Run();

@@ -48,7 +48,8 @@ internal static class GenerateCommand
 
             string inputPath = parse.GetValue(input)!.FullName;
             var prompts = ReadPrompts(inputPath, policy);
-            using var result = new RolloutEngine(policy.Model, policy.Decode).Generate(prompts, options);
+            using var backend = new LocalRolloutBackend(policy.Model, policy.Decode);
+            using var result = backend.GenerateAsync(prompts, options).GetAwaiter().GetResult();
             JsonLines.Write(parse.GetValue(output)?.FullName, writer =>
             {
                 foreach (var c in result.Completions)
@@ -100,7 +101,7 @@ internal static class GenerateCommand
     {
         var tokens = new List<long>();
         int printed = 0;
-        var engine = new RolloutEngine(policy.Model, policy.Decode)
+        using var backend = new LocalRolloutBackend(policy.Model, policy.Decode)
         {
             OnToken = (_, _, token) =>
             {
@@ -114,7 +115,7 @@ internal static class GenerateCommand
                 }
             },
         };
-        using var result = engine.Generate(new[] { promptIds }, options);
+        using var result = backend.GenerateAsync(new[] { promptIds }, options).GetAwaiter().GetResult();
         var c = result.Completions[0];
         if (c.Text.Length > printed) Console.Write(c.Text[printed..]);
         Console.WriteLine();

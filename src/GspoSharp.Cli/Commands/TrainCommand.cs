@@ -89,6 +89,11 @@ internal static class TrainCommand
             Console.Error.WriteLine("error: the run diverged (NaN or infinite loss or gradients); see metrics.jsonl and the last checkpoint.");
             return CommandErrors.BadInput;
         }
+        if (summary.Stopped == "rollout_failed")
+        {
+            Console.Error.WriteLine("error: the rollout servers could not sample the next step (see the message above); the last checkpoint is intact, resume with gspo train --resume.");
+            return CommandErrors.BadInput;
+        }
         return 0;
     }
 

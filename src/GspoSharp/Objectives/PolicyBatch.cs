@@ -24,6 +24,11 @@ public sealed record PolicyBatch(Tensor LogProbs, Tensor OldLogProbs, Tensor Adv
     /// </summary>
     public LossTotals? Totals { get; init; }
 
+    /// <summary>[B, T] or [B, 1] importance weights of the train–inference mismatch correction
+    /// (<see cref="RolloutCorrection.Weights"/>): each token's policy-loss term is multiplied by its
+    /// weight, the KL penalty is not. Null: no correction.</summary>
+    public Tensor? SamplingWeights { get; init; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the tensor whose shape, dtype or device is wrong.</summary>
     internal void Check(ImportanceSamplingLevel level)
     {
@@ -35,6 +40,8 @@ public sealed record PolicyBatch(Tensor LogProbs, Tensor OldLogProbs, Tensor Adv
         SameShape(OldLogProbs, nameof(OldLogProbs), b, t);
         SameShape(ResponseMask, nameof(ResponseMask), b, t);
         if (RefLogProbs is not null) SameShape(RefLogProbs, nameof(RefLogProbs), b, t);
+        if (SamplingWeights is { } w && (w.dim() != 2 || w.shape[0] != b || (w.shape[1] != t && w.shape[1] != 1)))
+            throw new ArgumentException($"SamplingWeights must be [{b}, {t}] or [{b}, 1]; got [{Shape(w)}].", nameof(SamplingWeights));
 
         bool perSequence = Advantages.dim() == 1 && Advantages.shape[0] == b;
         bool perToken = Advantages.dim() == 2 && Advantages.shape[0] == b && Advantages.shape[1] == t;

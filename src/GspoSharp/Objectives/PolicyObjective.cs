@@ -81,6 +81,7 @@ public static class PolicyObjective
             ? SoftGate.Surrogate(ratio, advantages, options.SapoTemperaturePos, options.SapoTemperatureNeg)
             : where(clipped, ratio.detach().clamp(low, high) * advantages, ratio * advantages);
         var perToken = (-surrogate).expand(b, t);
+        if (batch.SamplingWeights is { } weights) perToken = perToken * weights.detach().to_type(dtype);   // rollout-mismatch correction
 
         // KL penalty to the reference policy, per token, with the k3 estimator (Schulman 2020):
         // k3 = exp(d) − d − 1 with d = log π_ref − log π_θ; ≥ 0, unbiased for KL(π_θ ‖ π_ref).

@@ -33,6 +33,9 @@ public sealed record Completion(int PromptIndex, int SampleIndex, long[] PromptI
 /// <param name="DecodeSeconds">Time spent generating tokens.</param>
 public sealed record RolloutResult(IReadOnlyList<Completion> Completions, double PrefillSeconds, double DecodeSeconds) : IDisposable
 {
+    /// <summary>The backend's own metrics of the call (docs/metrics.md: <c>rollout/*</c>); empty in process.</summary>
+    public IReadOnlyDictionary<string, double> Metrics { get; init; } = new Dictionary<string, double>();
+
     /// <summary>Tokens generated in all.</summary>
     public long GeneratedTokens => Completions.Sum(c => (long)c.CompletionIds.Length);
 

@@ -25,6 +25,12 @@ public static class ConfigFile
         .Where(p => new NullabilityInfoContext().Create(p.Value).WriteState == NullabilityState.Nullable)
         .Select(p => p.Key).ToHashSet();
 
+    /// <summary>TRL's names accepted for a key (docs/config.md says which); a single value given for a list key is a one-item list.</summary>
+    static readonly IReadOnlyDictionary<string, string> Aliases = new Dictionary<string, string>
+    {
+        ["vllm_server_base_url"] = "rollout_servers",
+    };
+
     /// <summary>The keys, in declaration order.</summary>
     public static IEnumerable<string> Keys => Properties.Keys;
 
@@ -67,9 +73,15 @@ public static class ConfigFile
             string key = keyNode is YamlScalarNode { Value: { } name }
                 ? name
                 : throw new ArgumentException($"{where}: a key must be a plain name, not a {(keyNode is YamlSequenceNode ? "list" : "mapping")}.");
+            var value = valueNode;
+            if (Aliases.TryGetValue(key, out var canonical))
+            {
+                key = canonical;
+                if (value is YamlScalarNode { Value: not (null or "" or "null" or "~") } one) value = new YamlSequenceNode(one);
+            }
             if (!Properties.TryGetValue(key, out var property))
                 throw new ArgumentException($"{where}: unknown key '{key}'{Suggestion(key)}.");
-            property.SetValue(copy, Convert(valueNode, property.PropertyType, NullableKeys.Contains(key), $"{where}: {key}"));
+            property.SetValue(copy, Convert(value, property.PropertyType, NullableKeys.Contains(key), $"{where}: {key}"));
         }
         // Naming a dataset replaces the task (a built-in default) unless the same entries name a task too.
         bool names(string key) => root.Children.ContainsKey(new YamlScalarNode(key));
@@ -104,6 +116,9 @@ public static class ConfigFile
             if (type == typeof(LearningRateSchedule))
                 return Enum.GetValues<LearningRateSchedule>().FirstOrDefault(v => SnakeCase(v.ToString()) == text, (LearningRateSchedule)(-1)) is var s && (int)s >= 0
                     ? s : throw new ArgumentException("must be constant, cosine or linear");
+            if (type.IsEnum)   // any other enum: its members in snake_case
+                return Enum.GetValues(type).Cast<Enum>().FirstOrDefault(v => SnakeCase(v.ToString()) == text)
+                       ?? throw new ArgumentException($"must be {string.Join(", ", Enum.GetValues(type).Cast<Enum>().Select(v => SnakeCase(v.ToString())))}");
         }
         catch (Exception e) when (e is FormatException or OverflowException)
         {

@@ -16,23 +16,25 @@ public sealed record EvaluationResult(double Accuracy, int Prompts, int SamplesP
 public static class Evaluation
 {
     /// <summary>Samples <paramref name="samplesPerPrompt"/> completions for each of the first
-    /// <paramref name="prompts"/> rows and averages <paramref name="reward"/> over all of them.</summary>
+    /// <paramref name="prompts"/> rows and averages <paramref name="reward"/> over all of them; samples through
+    /// <paramref name="rollout"/> (default: in process, on the policy's model).</summary>
     public static EvaluationResult Run(Policy policy, Dataset dataset, int prompts, int samplesPerPrompt, int maxNewTokens,
-        double temperature, long seed, IRewardFunction? reward = null, int batchPrompts = 32)
+        double temperature, long seed, IRewardFunction? reward = null, int batchPrompts = 32, IRolloutBackend? rollout = null)
     {
         var watch = System.Diagnostics.Stopwatch.StartNew();
         reward ??= new AccuracyReward();
-        var engine = new RolloutEngine(policy.Model, policy.Decode);
+        using var local = rollout is null ? new LocalRolloutBackend(policy.Model, policy.Decode) : null;
+        var backend = rollout ?? local!;
         double correct = 0, length = 0;
         int count = (int)Math.Min(prompts, dataset.Count ?? prompts);
         for (int start = 0; start < count; start += batchPrompts)
         {
             var rows = Enumerable.Range(start, Math.Min(batchPrompts, count - start)).Select(i => dataset.Row(i)).ToList();
-            using var result = engine.Generate(rows.Select(policy.EncodePrompt).ToList(), new SamplingOptions
+            using var result = backend.GenerateAsync(rows.Select(policy.EncodePrompt).ToList(), new SamplingOptions
             {
                 Temperature = temperature, MaxNewTokens = maxNewTokens, SamplesPerPrompt = samplesPerPrompt,
                 EosTokenIds = policy.EosTokenIds, Seed = seed + start,
-            });
+            }).GetAwaiter().GetResult();
             var inputs = result.Completions.Select(c => new RewardInput(policy.PromptText(rows[c.PromptIndex]), c.Text,
                 rows[c.PromptIndex], c.FinishReason == FinishReason.Length)).ToList();
             correct += new RewardModel(new[] { new WeightedReward(reward, 1) }).Score(inputs).Totals.Sum();

@@ -29,11 +29,17 @@ public sealed class GspoTrainer : IDisposable
     readonly RewardModel rewards;
     readonly Optimization optimization;
     readonly bool isMoe;
+    readonly IRolloutBackend rollout;
+    readonly bool ownsRollout;
+    int syncedVersion = -1;   // the weights' version the rollout backend samples from; -1: not told yet
 
     /// <summary>A trainer for <paramref name="policy"/> (trained in place); <paramref name="reference"/> is the
     /// frozen policy of the KL penalty (needed when beta &gt; 0, unless the policy carries adapters: then the
-    /// reference is the policy with its adapters switched off, the frozen base, without a second copy).</summary>
-    public GspoTrainer(TrainConfig config, Policy policy, Dataset train, RewardModel rewards, Policy? reference = null)
+    /// reference is the policy with its adapters switched off, the frozen base, without a second copy).
+    /// <paramref name="rollout"/> samples the completions (default: in process, on the policy's model); the
+    /// trainer does not dispose a backend it is given.</summary>
+    public GspoTrainer(TrainConfig config, Policy policy, Dataset train, RewardModel rewards, Policy? reference = null,
+        IRolloutBackend? rollout = null)
     {
         config.Validate();
         if (config.Beta > 0 && reference is null && !policy.Model.HasAdapters)
@@ -47,7 +53,13 @@ public sealed class GspoTrainer : IDisposable
         optimization = new Optimization(policy.Model, config.LearningRate, config.WeightDecay, config.AdamBeta1, config.AdamBeta2,
             config.AdamEpsilon, config.WarmupSteps, optimizerSteps, config.LrSchedulerType);
         isMoe = Enumerable.Range(0, policy.Model.Config.NumHiddenLayers).Any(policy.Model.Config.IsMoeLayer);
+        ownsRollout = rollout is null;
+        this.rollout = rollout ?? new LocalRolloutBackend(policy.Model, policy.Decode, config.RolloutDtype.ScalarType()) { BatchPrompts = config.RolloutBatchPrompts };
     }
+
+    /// <summary>Stops a rollout or weight sync in progress (Ctrl-C during a remote rollout): the step then
+    /// throws <see cref="OperationCanceledException"/> without having changed anything.</summary>
+    public CancellationToken Cancellation { get; init; }
 
     /// <summary>RL steps taken.</summary>
     public int StepsDone { get; private set; }
@@ -95,7 +107,22 @@ public sealed class GspoTrainer : IDisposable
         for (int i = 0; i < prompts.Count; i++)
             if (prompts[i].Length > config.MaxPromptLength)
                 throw new InvalidDataException($"{train.Name}: a prompt has {prompts[i].Length} tokens, more than max_prompt_length {config.MaxPromptLength}.");
-        using var rollout = Generate(prompts, step);
+        // The backend samples from the current weights: synced at the end of every step, and here when that
+        // did not happen (the first step of a run or of a resumed one, or a sync that failed). A failure here
+        // leaves the step untaken: nothing has changed yet, so a checkpoint of the previous step is exact.
+        RolloutResult sampled;
+        try
+        {
+            if (syncedVersion != step - 1) SyncWeights(m, step - 1);
+            sampled = Generate(prompts, step);
+        }
+        catch
+        {
+            StepsDone--;
+            throw;
+        }
+        using var rollout = sampled;
+        foreach (var (key, value) in rollout.Metrics) m[key] = value;
         var completions = rollout.Completions;
         m["time/generation"] = clock.Elapsed.TotalSeconds;
         m["tokens_per_second/generation"] = rollout.GeneratedTokens / Math.Max(1e-9, m["time/generation"]);
@@ -113,6 +140,7 @@ public sealed class GspoTrainer : IDisposable
             .Where(i => !(config.FilterZeroStdGroups && advantages.ZeroStdGroups[i / config.NumGenerations])).ToList();
         if (used.Count == 0)   // every group was filtered out: nothing to learn from this batch
         {
+            if (syncedVersion == step - 1) syncedVersion = step;   // unchanged weights: nothing to sync
             m["time/step"] = clock.Elapsed.TotalSeconds;
             return m;
         }
@@ -168,6 +196,21 @@ public sealed class GspoTrainer : IDisposable
                 }
             }
         m["time/old_logprobs"] = clock.Elapsed.TotalSeconds - before;
+        // 4b. Train–inference mismatch: the recomputed old log-probs against the rollout engine's.
+        Tensor? samplingWeights = null;
+        if (config.MeasuresRolloutMismatch && !config.UseSamplerLogprobs)
+        {
+            var engineLogProbs = EngineLogProbs(completions, batch, model.Device);
+            MismatchMetrics(m, RolloutCorrection.Measure(oldLogProbs, engineLogProbs, batch.CompletionMask));
+            if (config.RolloutCorrection is { } correction)
+            {
+                samplingWeights = RolloutCorrection.Weights(oldLogProbs, engineLogProbs, batch.CompletionMask, correction, config.ImportanceSamplingLevel);
+                WeightMetrics(m, samplingWeights, batch.CompletionMask);
+            }
+        }
+        // With use_sampler_logprobs the trainer's own log-probs of the sampled tokens under θ_old are those
+        // of the first mini-batch's first forward: the mismatch is measured on that mini-batch, at no cost.
+        var firstForward = config.UseSamplerLogprobs ? zeros(new[] { batch.Rows, batch.CompletionWidth }, device: model.Device) : null;
 
         // 5. M off-policy mini-batch updates (× num_iterations).
         before = clock.Elapsed.TotalSeconds;
@@ -195,16 +238,23 @@ public sealed class GspoTrainer : IDisposable
                         ? RoutingContext.Replaying(record) : null;
                     using var scores = CompletionScorer.Score(model, batch, index, config.Temperature, routing);
                     var mask = trainMask.index_select(0, index);
+                    if (firstForward is not null && iteration == 0 && miniIndex == 0) firstForward.index_copy_(0, index, scores.LogProbs.detach());
                     using var loss = PolicyObjective.Compute(new PolicyBatch(scores.LogProbs, oldLogProbs.index_select(0, index),
                         advantageTensor.index_select(0, index), mask)
                     {
                         RefLogProbs = refLogProbs?.index_select(0, index),
                         Totals = totals,
+                        SamplingWeights = samplingWeights?.index_select(0, index),
                     }, objective);
                     loss.Loss.backward();
                     miniLoss += loss.Loss.item<float>();
                     microStats.Add(loss.ReadMetrics());
                     stats.Add(microStats[^1], scores.Entropy.masked_select(mask).sum().item<float>(), mask.sum().item<long>());
+                }
+                if (firstForward is not null && iteration == 0 && miniIndex == 0)
+                {
+                    MismatchMetrics(m, RolloutCorrection.Measure(firstForward.index_select(0, all), oldLogProbs.index_select(0, all),
+                        batch.CompletionMask.index_select(0, all)));
                 }
                 stats.AddOptimizerStep(miniLoss, optimization.Step(config.MaxGradNorm));
                 OnMiniBatch?.Invoke(iteration, miniIndex, microStats);
@@ -240,27 +290,68 @@ public sealed class GspoTrainer : IDisposable
             m["routing/volatility"] = count > 0 ? changed / count : 0;
         }
         foreach (var record in routingRecords.Values) record.Dispose();
+        // The step is complete whether or not the servers take its weights: a failed sync is retried before the next rollout.
+        try
+        {
+            SyncWeights(m, step);
+        }
+        catch (Exception e) when (e is RolloutUnavailableException or OperationCanceledException)
+        {
+            m["rollout/weight_sync_failed"] = 1;
+        }
         m["time/step"] = clock.Elapsed.TotalSeconds;
         return m;
     }
 
-    /// <summary>Samples G completions per prompt, <c>rollout_batch_prompts</c> prompts per engine call; every
-    /// prompt keeps its random stream (FirstPromptIndex), so the split changes no sample.</summary>
+    /// <summary>Samples G completions per prompt through the rollout backend; every prompt keeps its
+    /// random stream (seed, step, prompt, sample), however the backend splits the batch.</summary>
     RolloutResult Generate(IReadOnlyList<long[]> prompts, int step)
     {
-        var engine = new RolloutEngine(policy.Model, policy.Decode);
-        int chunk = config.RolloutBatchPrompts ?? prompts.Count;
-        var parts = new List<RolloutResult>();
-        for (int start = 0; start < prompts.Count; start += chunk)
-            parts.Add(engine.Generate(prompts.Skip(start).Take(chunk).ToList(), new SamplingOptions
-            {
-                Temperature = config.Temperature, TopP = config.TopP, TopK = config.TopK, MaxNewTokens = config.MaxCompletionLength,
-                SamplesPerPrompt = config.NumGenerations, EosTokenIds = policy.EosTokenIds, Seed = config.Seed * 1_000_003 + step,
-                FirstPromptIndex = start,
-            }));
-        return parts.Count == 1 ? parts[0] : new RolloutResult(
-            parts.SelectMany((p, i) => p.Completions.Select(c => c with { PromptIndex = c.PromptIndex + i * chunk })).ToList(),
-            parts.Sum(p => p.PrefillSeconds), parts.Sum(p => p.DecodeSeconds));
+        var result = rollout.GenerateAsync(prompts, new SamplingOptions
+        {
+            Temperature = config.Temperature, TopP = config.TopP, TopK = config.TopK, MaxNewTokens = config.MaxCompletionLength,
+            SamplesPerPrompt = config.NumGenerations, EosTokenIds = policy.EosTokenIds, Seed = config.Seed * 1_000_003 + step,
+        }, Cancellation).GetAwaiter().GetResult();
+        // Remote backends return ids and log-probs only: the text the rewards read is decoded here.
+        return result.Completions.All(c => c.Text.Length > 0 || c.CompletionIds.Length == 0) ? result
+            : result with { Completions = result.Completions.Select(c => c.Text.Length > 0 ? c : c with { Text = policy.Decode(c.CompletionIds) }).ToList() };
+    }
+
+    /// <summary>Tells the rollout backend the weights are those of <paramref name="version"/> steps; adds its metrics.</summary>
+    void SyncWeights(IDictionary<string, double> m, int version)
+    {
+        foreach (var (key, value) in rollout.WeightsChangedAsync(version, Cancellation).GetAwaiter().GetResult())
+            m[key] = m.TryGetValue(key, out var earlier) && key.StartsWith("time/", StringComparison.Ordinal) ? earlier + value : value;
+        syncedVersion = version;
+    }
+
+    /// <summary>[B, T] log-probs the rollout engine reported for the sampled tokens (0 on padding).</summary>
+    static Tensor EngineLogProbs(IReadOnlyList<Completion> completions, SequenceBatch batch, Device device)
+    {
+        var values = new float[batch.Rows * batch.CompletionWidth];
+        for (int i = 0; i < completions.Count; i++)
+            Array.Copy(completions[i].LogProbs, 0, values, i * batch.CompletionWidth, completions[i].LogProbs.Length);
+        return tensor(values, new long[] { batch.Rows, batch.CompletionWidth }, device: device);
+    }
+
+    static void MismatchMetrics(IDictionary<string, double> m, RolloutMismatch mismatch)
+    {
+        m["mismatch/token_abs_diff_mean"] = mismatch.TokenAbsDiffMean;
+        m["mismatch/seq_log_ratio_mean"] = mismatch.SeqLogRatioMean;
+        m["mismatch/seq_log_ratio_max"] = mismatch.SeqLogRatioMax;
+        m["mismatch/k3_kl"] = mismatch.K3Kl;
+    }
+
+    /// <summary>The correction's weights over response tokens (token modes) or non-empty responses (sequence modes), as TRL logs them.</summary>
+    static void WeightMetrics(IDictionary<string, double> m, Tensor weights, Tensor mask)
+    {
+        using var scope = NewDisposeScope();
+        var selected = mask.to_type(ScalarType.Bool);
+        var values = weights.shape[1] == 1 ? weights.squeeze(1).masked_select(selected.any(1)) : weights.masked_select(selected);
+        if (values.numel() == 0) return;
+        m["mismatch/is_weight_mean"] = values.mean().item<float>();
+        m["mismatch/is_weight_min"] = values.min().item<float>();
+        m["mismatch/is_weight_max"] = values.max().item<float>();
     }
 
     /// <summary>Row of the training data for the n-th prompt: in order for unlimited tasks; for files,
@@ -328,5 +419,9 @@ public sealed class GspoTrainer : IDisposable
     }
 
     /// <inheritdoc />
-    public void Dispose() => optimization.Dispose();
+    public void Dispose()
+    {
+        optimization.Dispose();
+        if (ownsRollout) rollout.Dispose();
+    }
 }

@@ -11,7 +11,7 @@ namespace GspoSharp.Training;
 /// GRPOConfig wherever TRL has the concept, so a TRL GSPO recipe maps option for option.
 /// Read with <see cref="ConfigFile"/>; checked by <see cref="Validate"/> before any work starts.
 /// </summary>
-public sealed record TrainConfig
+public sealed partial record TrainConfig
 {
     // ---- What to train ---------------------------------------------------------------------
     [Description("Hugging Face model directory to train. Unset: a model is created from init_arch / init_size / init_seed in the run directory.")]
@@ -267,6 +267,7 @@ public sealed record TrainConfig
         Require(BaseDtype is "float32" or "bfloat16" or "float16", "base_dtype", $"is '{BaseDtype}'; must be float32, bfloat16 or float16.");
         Require(BaseDtype == "float32" || UsePeft, "base_dtype",
             $"is {BaseDtype}, which keeps a frozen base in half precision; it needs use_peft: true (training every weight keeps them in float32).");
+        ValidateRollout(Require);
         Require(Adapter is null || UsePeft, "adapter", "starts from a LoRA adapter; set use_peft: true.");
         Require(Models.Architecture.ModelConfig.ParseType(InitArch) is not null, "init_arch", $"is '{InitArch}'; must be qwen3, qwen3_moe, qwen2 or llama.");
         Require(Models.TinyConfigs.ParseSize(InitSize) is not null, "init_size", $"is '{InitSize}'; must be tiny, small or 50m.");

@@ -8,6 +8,7 @@ using GspoSharp.Models.Architecture;
 using GspoSharp.Models.Checkpoints;
 using GspoSharp.Reports;
 using GspoSharp.Rewards;
+using GspoSharp.Rollout;
 using GspoSharp.Tasks;
 using static TorchSharp.torch;
 
@@ -152,8 +153,10 @@ public sealed partial class TrainingRun
         if (!File.Exists(configPath)) throw new FileNotFoundException($"{configPath}: not found; {runDirectory} holds no run to resume.");
         var saved = ConfigFile.Load(new TrainConfig(), configPath, Array.Empty<string>());
         var config = ConfigFile.Load(saved, null, overrides ?? Array.Empty<string>());
-        if (config with { MaxSteps = saved.MaxSteps } != saved)
-            throw new ArgumentException("--resume continues the run as configured; only max_steps may be changed.");
+        // Where the rollout servers run is not part of the training: restarted servers may have new addresses.
+        if (config with { MaxSteps = saved.MaxSteps, RolloutServers = saved.RolloutServers, RolloutTimeout = saved.RolloutTimeout,
+                RolloutRetries = saved.RolloutRetries } != saved)
+            throw new ArgumentException("--resume continues the run as configured; only max_steps and the rollout servers (rollout_servers, rollout_timeout, rollout_retries) may be changed.");
         config.Validate();
         var run = new TrainingRun(config, runDirectory, progress, stopRequested);
         RemoveTemporaries(runDirectory);
@@ -235,7 +238,14 @@ public sealed partial class TrainingRun
     {
         string start = Path.Combine(runDirectory, state.StartModel);
         using var reference = config.Beta > 0 && lora is null ? Policy.Load(start, config.ChatTemplate, config.Device) : null;
-        using var trainer = new GspoTrainer(config, policy, train, rewards, reference);
+        // Remote backends report from their HTTP threads; the messages are shown from this thread, after each step.
+        var rolloutWarnings = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        void ShowRolloutWarnings() { while (rolloutWarnings.TryDequeue(out var w)) progress.Warning(w); }
+        using var rollout = RolloutBackends.Create(config, policy, start, runDirectory, lora, rolloutWarnings.Enqueue);
+        // Ctrl-C during a remote rollout: the stop request cancels the requests in flight.
+        using var cancel = new CancellationTokenSource();
+        using var poll = rollout is null ? null : new Timer(_ => { if (stopRequested()) cancel.Cancel(); }, null, 200, 200);
+        using var trainer = new GspoTrainer(config, policy, train, rewards, reference, rollout) { Cancellation = cancel.Token };
         if (optimizerCheckpoint is not null) trainer.Restore(state.Step, optimizerCheckpoint, state.OptimizerSteps, state.ClipScale);
         using var log = new MetricsLog(Path.Combine(runDirectory, "metrics.jsonl"));
         var tensorboard = new TensorBoardLog(runDirectory);
@@ -256,7 +266,28 @@ public sealed partial class TrainingRun
 
         while (trainer.StepsDone < config.MaxSteps)
         {
-            var metrics = new Dictionary<string, double>(trainer.Step());
+            IReadOnlyDictionary<string, double> stepMetrics;
+            try
+            {
+                stepMetrics = trainer.Step();
+            }
+            catch (Exception e) when (e is RolloutUnavailableException or RolloutRequestException or OperationCanceledException)
+            {
+                // The step was not taken (the trainer is back at the previous one): checkpoint that, and stop.
+                ShowRolloutWarnings();
+                bool interrupted = e is OperationCanceledException;
+                if (trainer.StepsDone > 0 && (lastCheckpoint is null || Checkpoints.ReadState(lastCheckpoint).Step != trainer.StepsDone))
+                {
+                    progress.Stage("save", $"checkpoint at step {trainer.StepsDone}");
+                    Checkpoint();
+                }
+                progress.Stage("stop", interrupted
+                    ? $"stopped during the rollout of step {trainer.StepsDone + 1}; resume with: gspo train --resume {runDirectory}"
+                    : $"{e.Message} The run stopped after step {trainer.StepsDone}; once the servers are up, resume with: gspo train --resume {runDirectory}");
+                return Finish(state.AccuracyBefore, null, trainer.StepsDone, null, interrupted ? "interrupted" : "rollout_failed", lastCheckpoint);
+            }
+            ShowRolloutWarnings();
+            var metrics = new Dictionary<string, double>(stepMetrics);
             int step = trainer.StepsDone;
             metrics["memory/rss_mb"] = Process.GetCurrentProcess().WorkingSet64 / 1048576.0;
             metrics["memory/live_tensors"] = TorchSharp.torch.Tensor.TotalCount;

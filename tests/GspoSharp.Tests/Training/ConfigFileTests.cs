@@ -25,6 +25,8 @@ public class ConfigFileTests
         "save_steps", "save_dtype", "save_total_limit", "max_consecutive_bad_steps", "report",
         "sft_steps", "sft_batch_size", "sft_learning_rate",
         "use_peft", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "use_rslora", "gradient_checkpointing", "base_dtype", "adapter",
+        "rollout_backend", "rollout_servers", "rollout_api", "weight_sync", "weight_sync_dir", "rollout_timeout", "rollout_retries",
+        "rollout_dtype", "vllm_importance_sampling_correction", "vllm_importance_sampling_mode", "vllm_importance_sampling_clip_max", "vllm_importance_sampling_clip_min",
     };
 
     static string Write(TempDirectory dir, string name, string text)
@@ -380,6 +382,11 @@ public class ConfigFileTests
         SftSteps = 12, SftBatchSize = 5, SftLearningRate = 2.5e-3,
         UsePeft = true, LoraR = 8, LoraAlpha = 0.5, LoraDropout = 0.0, LoraTargetModules = new[] { "all-linear" }, UseRslora = true, GradientCheckpointing = true, BaseDtype = "bfloat16",
         Adapter = "adapters/step 100",
+        RolloutBackend = GspoSharp.Rollout.RolloutBackendKind.Http, RolloutServers = new[] { "http://127.0.0.1:8000", "https://gpu-2:30000/v1 x" },
+        RolloutApi = GspoSharp.Rollout.RolloutApi.Sglang, WeightSync = GspoSharp.Rollout.WeightSyncMode.Lora, WeightSyncDir = "/shared/weight sync",
+        RolloutTimeout = 12.5, RolloutRetries = 0,
+        RolloutDtype = GspoSharp.Rollout.RolloutDtype.Bfloat16, VllmImportanceSamplingCorrection = true, VllmImportanceSamplingMode = RolloutCorrectionMode.TokenTruncate,
+        VllmImportanceSamplingClipMax = null, VllmImportanceSamplingClipMin = 0.25,
     };
 
     static IEnumerable<PropertyInfo> Options => typeof(TrainConfig).GetProperties()

@@ -140,7 +140,7 @@ public class RunLifecycleTests
         using var dir = new TempDirectory();
         string run = Path.Combine(dir.Path, "run");
         TrainingRun.Execute(Quick() with { MaxSteps = 3 }, run, new QuietProgress());
-        Assert.Contains("only max_steps may be changed",
+        Assert.Contains("only max_steps and the rollout servers",
             Assert.Throws<ArgumentException>(() => TrainingRun.Resume(run, new QuietProgress(), overrides: new[] { "learning_rate=1" })).Message);
         Assert.Contains("raise max_steps", Assert.Throws<ArgumentException>(() => TrainingRun.Resume(run, new QuietProgress())).Message);
         var longer = TrainingRun.Resume(run, new QuietProgress(), overrides: new[] { "max_steps=5" });
