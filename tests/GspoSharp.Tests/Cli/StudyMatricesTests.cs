@@ -17,26 +17,13 @@ public class StudyMatricesTests
     [InlineData("stability", 3 * (2 * 4 + 1))]
     [InlineData("directions", 3 * 11)]
     [InlineData("architectures", 3 * 4 * 2)]
+    [InlineData("regime-mismatch", 12)]
+    [InlineData("stability-mismatch", 30)]
     public void A_committed_matrix_loads_with_all_its_runs(string name, int runs)
     {
         var matrix = ExperimentMatrix.Load(Matrix(name));
         Assert.Equal(name, matrix.Name);
         Assert.Equal(runs, matrix.Runs.Count);
-    }
-
-    [Theory]
-    [InlineData("needs-rollout-backends/regime-mismatch")]
-    [InlineData("needs-rollout-backends/stability-mismatch")]
-    public void A_mismatch_matrix_loads_or_is_refused_only_for_the_rollout_backend_keys(string name)
-    {
-        try
-        {
-            Assert.NotEmpty(ExperimentMatrix.Load(Matrix(name)).Runs);
-        }
-        catch (ArgumentException e)
-        {
-            Assert.Matches("rollout_dtype|vllm_importance_sampling_", e.Message);
-        }
     }
 
     [Fact]
