@@ -34,6 +34,15 @@ public sealed class Dataset
     public static Dataset FromTask(SyntheticTask task, TaskSplit split, long seed) =>
         new($"{task.Name} ({split.ToString().ToLowerInvariant()})", null, i => task.Example(seed, split, i));
 
+    /// <summary>
+    /// The rows of a built-in task's <paramref name="split"/> stream when <paramref name="task"/> is given, else of the
+    /// JSON Lines file <paramref name="file"/>, checked for the fields <paramref name="rewards"/> need.
+    /// </summary>
+    public static Dataset Open(string? task, string? file, TaskSplit split, long seed, IEnumerable<IRewardFunction> rewards) =>
+        task is not null
+            ? FromTask(SyntheticTask.Get(task), split, seed)
+            : FromJsonLines(file ?? throw new ArgumentException("neither a task nor a dataset file is given."), rewards);
+
     /// <summary>The first <paramref name="count"/> rows of another dataset (a fixed held-out set).</summary>
     public Dataset Take(long count) => new(Name, Count is { } n ? Math.Min(n, count) : count, row);
 

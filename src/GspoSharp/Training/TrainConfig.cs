@@ -45,7 +45,7 @@ public sealed record TrainConfig
     [Description("Responses per prompt, the group size G. TRL: num_generations (default 8).")]
     public int NumGenerations { get; init; } = 8;
     [Description("Most tokens per completion. TRL: max_completion_length (default 256).")]
-    public int MaxCompletionLength { get; init; } = 256;
+    public int MaxCompletionLength { get => Objective.MaxCompletionLength; init => Objective = Objective with { MaxCompletionLength = value }; }
     [Description("Longest prompt in tokens; longer prompts are refused. TRL: max_prompt_length (default 512).")]
     public int MaxPromptLength { get; init; } = 512;
     [Description("Prompts per call of the rollout engine (its KV cache holds this many × num_generations sequences); unset: all prompts_per_step at once. The samples do not depend on it.")]
@@ -82,16 +82,19 @@ public sealed record TrainConfig
     public double MaxGradNorm { get; init; } = 1.0;
 
     // ---- Objective (docs/algorithms/objectives.md) ----------------------------------------------
+    /// <summary>The objective's options, held here once: their keys (importance_sampling_level, epsilon, epsilon_high,
+    /// beta, loss_type, and max_completion_length above) read and write it, and their defaults are its defaults.</summary>
+    public PolicyObjectiveOptions Objective { get; init; } = new();
     [Description("token (GRPO) | sequence (GSPO) | sequence_token (GSPO-token). TRL: importance_sampling_level.")]
-    public ImportanceSamplingLevel ImportanceSamplingLevel { get; init; } = ImportanceSamplingLevel.Sequence;
+    public ImportanceSamplingLevel ImportanceSamplingLevel { get => Objective.ImportanceSamplingLevel; init => Objective = Objective with { ImportanceSamplingLevel = value }; }
     [Description("ε_low; unset: the paper's value for the level (GSPO 3e-4, GRPO 0.2). TRL: epsilon.")]
-    public double? Epsilon { get; init; }
+    public double? Epsilon { get => Objective.Epsilon; init => Objective = Objective with { Epsilon = value }; }
     [Description("ε_high; unset: the paper's value (GSPO 4e-4, GRPO 0.27), or epsilon when only epsilon is set. TRL: epsilon_high.")]
-    public double? EpsilonHigh { get; init; }
+    public double? EpsilonHigh { get => Objective.EpsilonHigh; init => Objective = Objective with { EpsilonHigh = value }; }
     [Description("KL penalty weight to the initial policy (k3, per token); 0 = no reference model. GSPO paper and TRL: 0.")]
-    public double Beta { get; init; }
+    public double Beta { get => Objective.Beta; init => Objective = Objective with { Beta = value }; }
     [Description("grpo (per-response mean, the papers) | dapo (token mean) | dr_grpo (constant normaliser). TRL: loss_type.")]
-    public LossType LossType { get; init; } = LossType.Grpo;
+    public LossType LossType { get => Objective.LossType; init => Objective = Objective with { LossType = value }; }
     [Description("group | batch | none: advantage scaling. TRL: scale_rewards (default group).")]
     public ScaleRewards ScaleRewards { get; init; } = ScaleRewards.Group;
     [Description("Exclude completions cut by max_completion_length from the loss. TRL: mask_truncated_completions (default false).")]
@@ -161,13 +164,6 @@ public sealed record TrainConfig
     /// <summary>Rollout batch size, B·G.</summary>
     public int CompletionsPerStep => PromptsPerStep * NumGenerations;
 
-    /// <summary>The objective's options.</summary>
-    public PolicyObjectiveOptions Objective => new()
-    {
-        ImportanceSamplingLevel = ImportanceSamplingLevel, Epsilon = Epsilon, EpsilonHigh = EpsilonHigh,
-        Beta = Beta, LossType = LossType, MaxCompletionLength = MaxCompletionLength,
-    };
-
     /// <summary>Checks every value and their consistency before any work starts; throws
     /// <see cref="ArgumentException"/> naming the key; returns warnings.</summary>
     public IReadOnlyList<string> Validate()
@@ -232,7 +228,7 @@ public sealed record TrainConfig
         }
         catch (ArgumentException e)
         {
-            throw new ArgumentException($"{e.ParamName switch { "Epsilon" => "epsilon", "EpsilonHigh" => "epsilon_high", "Beta" => "beta", _ => "max_completion_length" }}: {e.Message}");
+            throw new ArgumentException($"{ConfigFile.SnakeCase(e.ParamName ?? nameof(MaxCompletionLength))}: {e.Message}");
         }
     }
 }

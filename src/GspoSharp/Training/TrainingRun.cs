@@ -99,23 +99,15 @@ public sealed partial class TrainingRun
         Directory.CreateDirectory(runDirectory);
         AtomicFile.WriteAllText(Path.Combine(runDirectory, "config.yaml"), ConfigFile.ToYaml(config));
 
-        string start = config.Model ?? Path.Combine(runDirectory, "initial-model");
-        if (config.Model is null)
-        {
-            progress.Stage("model", $"creating a {config.InitSize} {config.InitArch} model");
-            var (type, size) = InitModel(config);
-            TinyModels.Create(start, type, size, config.InitSeed);
-        }
+        string start = WarmStart.ModelDirectory(config, Path.Combine(runDirectory, "initial-model"), progress,
+            $"creating a {config.InitSize} {config.InitArch} model");
         run.storageDtype = SaveDtypes.Resolve(config.SaveDtype, start);
         progress.Stage("model", $"loading {start} (models are saved in {ModelDirectory.DtypeName(run.storageDtype)})");
         using var policy = Policy.Load(start, config.ChatTemplate, config.Device);
         if (config.SftSteps > 0)
         {
-            progress.Stage("sft", $"supervised warm start: {config.SftSteps} steps of {config.SftBatchSize} demonstrations");
-            SupervisedFineTuning.Run(policy, train, new SftOptions
-            {
-                Steps = config.SftSteps, BatchSize = config.SftBatchSize, LearningRate = config.SftLearningRate, Seed = config.Seed,
-            }, (step, loss, _) => progress.SftStep(step, config.SftSteps, loss), run.stopRequested);
+            WarmStart.Sft(policy, train, config, progress,
+                $"supervised warm start: {config.SftSteps} steps of {config.SftBatchSize} demonstrations", run.stopRequested);
             if (run.stopRequested())
             {
                 progress.Stage("stop", $"stopped during the supervised warm start, before any checkpoint; gspo train --resume {runDirectory} starts the run again");
@@ -327,14 +319,11 @@ public sealed partial class TrainingRun
     {
         var rewards = new RewardModel(config.RewardFuncs.Select((name, i) => new WeightedReward(Reward(name), config.RewardWeights?[i] ?? 1.0)).ToList());
         var functions = rewards.Rewards.Select(r => r.Function).ToList();
-        if (config.Task is { } name)
-        {
-            var task = SyntheticTask.Get(name);
-            var eval = config.EvalDataset is { } path ? Dataset.FromJsonLines(path, functions) : Dataset.FromTask(task, TaskSplit.Eval, config.Seed);
-            return (rewards, Dataset.FromTask(task, TaskSplit.Train, config.Seed), eval.Take(config.EvalPrompts));
-        }
-        var train = Dataset.FromJsonLines(config.Dataset!, functions);
-        return (rewards, train, (config.EvalDataset is { } e ? Dataset.FromJsonLines(e, functions) : train).Take(config.EvalPrompts));
+        var train = Dataset.Open(config.Task, config.Dataset, TaskSplit.Train, config.Seed, functions);
+        var eval = config.EvalDataset is { } heldOut ? Dataset.FromJsonLines(heldOut, functions)
+            : config.Task is { } task ? Dataset.FromTask(SyntheticTask.Get(task), TaskSplit.Eval, config.Seed)
+            : train;
+        return (rewards, train, eval.Take(config.EvalPrompts));
     }
 
     /// <summary>Drops the lines of steps after the checkpoint (written by the interrupted process),
@@ -362,10 +351,6 @@ public sealed partial class TrainingRun
         // The final evaluation's line holds only the step and the accuracy; a step's line holds its training metrics.
         static bool IsFinalEvaluation(JsonObject line) => line.Count == 2 && line.ContainsKey("eval/accuracy");
     }
-
-    /// <summary>init_arch and init_size as model type and size (Validate has checked the names).</summary>
-    internal static (ModelType Type, ModelSize Size) InitModel(TrainConfig config) =>
-        (ModelConfig.ParseType(config.InitArch)!.Value, TinyConfigs.ParseSize(config.InitSize)!.Value);
 }
 
 /// <summary>Counts steps in a row whose every update was skipped for NaN/∞ and says when to stop.</summary>
