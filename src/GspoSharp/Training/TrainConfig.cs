@@ -38,6 +38,8 @@ public sealed record TrainConfig
     public IReadOnlyList<string> RewardFuncs { get; init; } = new[] { "accuracy", "format" };
     [Description("Weight of each reward function, in reward_funcs order: accuracy 1.0, format 0.1 by default; null: 1.0 each, as TRL. TRL: reward_weights.")]
     public IReadOnlyList<double>? RewardWeights { get; init; } = new[] { 1.0, 0.1 };
+    [Description("A .NET assembly (path to a .dll) whose rewards reward_funcs may name beside the built-in ones: its public IRewardFunction classes with a public parameterless constructor, each under its Name (docs/library.md).")]
+    public string? RewardAssembly { get; init; }
 
     // ---- Generation ----------------------------------------------------------------------------
     [Description("Prompts sampled per RL step (B).")]
