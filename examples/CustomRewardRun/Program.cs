@@ -39,7 +39,7 @@ var inputs = new RunInputs
 };
 
 // Every other option: a TrainConfig, as gspo train reads it from YAML (docs/config.md). The model is
-// created from init_* (set Model to a Hugging Face directory, or RunInputs.Policy, to train your own).
+// created from init_* (set Model to a Hugging Face directory, or RunInputs.Model, to train your own).
 var config = new TrainConfig
 {
     InitSize = "tiny", SftSteps = sftSteps, SftBatchSize = 32, SftLearningRate = 1e-2,

@@ -25,7 +25,7 @@ public sealed record RunInputs
     /// A given model is saved as the run's initial-model (float32) first, so the run can be resumed and
     /// the KL reference loaded without it. The run does not dispose it. Only for a new run: a resumed run
     /// loads its model from its checkpoint.</summary>
-    public Policy? Policy { get; init; }
+    public Policy? Model { get; init; }
 
     /// <summary>Where the run reports stages, steps, evaluations and warnings.</summary>
     public ITrainingProgress Progress { get; init; } = TrainingProgress.None;
@@ -83,8 +83,8 @@ public sealed record RunInputs
     internal void CheckResumes(TrainConfig recorded, string runDirectory)
     {
         if (FromConfigKeys) return;
-        if (Policy is not null)
-            throw new ArgumentException($"{runDirectory}: a resumed run loads its model from its checkpoint; leave RunInputs.Policy unset.");
+        if (Model is not null)
+            throw new ArgumentException($"{runDirectory}: a resumed run loads its model from its checkpoint; leave RunInputs.Model unset.");
         var expected = Describe(recorded);
         static string List<T>(IEnumerable<T>? items) => "[" + string.Join(", ", items ?? []) + "]";
         if (!expected.RewardFuncs.SequenceEqual(recorded.RewardFuncs) || !expected.RewardWeights!.SequenceEqual(recorded.RewardWeights ?? recorded.RewardFuncs.Select(_ => 1.0)))

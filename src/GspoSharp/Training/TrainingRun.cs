@@ -102,9 +102,9 @@ public sealed partial class TrainingRun
     {
         inputs.Validate();
         var recorded = inputs.Describe(config);
-        if (inputs.Policy is not null) recorded = recorded with
+        if (inputs.Model is not null) recorded = recorded with
         {
-            Model = Path.GetFullPath(Path.Combine(runDirectory, "initial-model")), ChatTemplate = inputs.Policy.ChatTemplate,
+            Model = Path.GetFullPath(Path.Combine(runDirectory, "initial-model")), ChatTemplate = inputs.Model.ChatTemplate,
         };
         foreach (var warning in recorded.Validate()) inputs.Progress.Warning(warning);
         RefuseExisting(runDirectory);
@@ -128,7 +128,7 @@ public sealed partial class TrainingRun
         Directory.CreateDirectory(runDirectory);
         AtomicFile.WriteAllText(Path.Combine(runDirectory, "config.yaml"), ConfigFile.ToYaml(config));
 
-        if (inputs.Policy is { } given)
+        if (inputs.Model is { } given)
         {
             progress.Stage("model", $"saving the program's model as {config.Model}");
             ModelDirectory.Save(given.Model, config.Model!, companionsFrom: given.Tokenizer.Directory, overwrite: true);
@@ -136,9 +136,9 @@ public sealed partial class TrainingRun
         string start = WarmStart.ModelDirectory(config, Path.Combine(runDirectory, "initial-model"), progress,
             $"creating a {config.InitSize} {config.InitArch} model");
         run.storageDtype = SaveDtypes.Resolve(config.SaveDtype, start);
-        if (inputs.Policy is null) progress.Stage("model", $"loading {start} (models are saved in {ModelDirectory.DtypeName(run.storageDtype)})");
-        using var loaded = inputs.Policy is null ? Policy.Load(start, config.ChatTemplate, config.Device) : null;
-        var policy = inputs.Policy ?? loaded!;
+        if (inputs.Model is null) progress.Stage("model", $"loading {start} (models are saved in {ModelDirectory.DtypeName(run.storageDtype)})");
+        using var loaded = inputs.Model is null ? Policy.Load(start, config.ChatTemplate, config.Device) : null;
+        var policy = inputs.Model ?? loaded!;
         if (config.SftSteps > 0)
         {
             WarmStart.Sft(policy, train, config, progress,

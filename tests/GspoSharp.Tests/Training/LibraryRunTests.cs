@@ -83,7 +83,7 @@ public class LibraryRunTests
             Assert.Throws<ArgumentException>(() => TrainingRun.Resume(run, data)).Message);
         using var policy = Policy.Load(Path.Combine(run, "initial-model"), chatTemplate: false);
         Assert.Contains("a resumed run loads its model from its checkpoint",
-            Assert.Throws<ArgumentException>(() => TrainingRun.Resume(run, Inputs() with { Policy = policy })).Message);
+            Assert.Throws<ArgumentException>(() => TrainingRun.Resume(run, Inputs() with { Model = policy })).Message);
         // Nothing was changed: the right pieces still resume it.
         Assert.Equal(4, TrainingRun.Resume(run, Inputs()).Steps);
     }
@@ -106,7 +106,7 @@ public class LibraryRunTests
         TinyModels.Create(source, GspoSharp.Models.Architecture.ModelType.Qwen3, ModelSize.Tiny, seed: 3);
         using var policy = Policy.Load(source, chatTemplate: false);
         var before = policy.Model.named_parameters().First().parameter.clone();
-        var summary = TrainingRun.Execute(Quick with { MaxSteps = 1, SaveSteps = 0 }, run, Inputs() with { Policy = policy });
+        var summary = TrainingRun.Execute(Quick with { MaxSteps = 1, SaveSteps = 0 }, run, Inputs() with { Model = policy });
         Assert.Null(summary.Stopped);
         using var start = ModelDirectory.Load(Path.Combine(run, "initial-model"));
         Assert.True(start.named_parameters().First().parameter.eq(before).all().item<bool>(), "initial-model holds the given weights");
