@@ -15,8 +15,7 @@ internal static class EvalCommand
     {
         var model = new Option<DirectoryInfo>("--model", "-m") { Description = "Model directory.", Required = true };
         var adapter = new Option<DirectoryInfo?>("--adapter") { Description = "PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors) to apply on the model." };
-        var task = new Option<string?>("--task") { Description = "Built-in task whose held-out stream is used (arithmetic | reverse | long-sum)." };
-        var dataset = new Option<FileInfo?>("--dataset") { Description = "JSON Lines with \"prompt\"/\"messages\" and \"answer\"." };
+        var dataOptions = new DataOptions("Built-in task whose held-out stream is used (arithmetic | reverse | long-sum).", "JSON Lines with \"prompt\"/\"messages\" and \"answer\".");
         var prompts = new Option<int>("--prompts") { Description = "Held-out prompts.", DefaultValueFactory = _ => 200 };
         var samples = new Option<int>("-k", "--samples") { Description = "Samples per prompt (pass@1 averaged over them).", DefaultValueFactory = _ => 4 };
         var temperature = new Option<double>("--temperature") { Description = "Sampling temperature (0 = greedy).", DefaultValueFactory = _ => 1.0 };
@@ -26,15 +25,11 @@ internal static class EvalCommand
         var output = new Option<FileInfo?>("--output", "-o") { Description = "Write the result as JSON here." };
         var command = new Command("eval", "Held-out accuracy of a model: pass@1 averaged over k samples per prompt.")
         {
-            model, adapter, task, dataset, prompts, samples, temperature, maxNew, chat, seed, output,
+            model, adapter, dataOptions.Task, dataOptions.Dataset, prompts, samples, temperature, maxNew, chat, seed, output,
         };
         command.SetAction(parse => CommandErrors.Run(() =>
         {
-            if ((parse.GetValue(task) is null) == (parse.GetValue(dataset) is null))
-                throw new ArgumentException("give exactly one of --task and --dataset.");
-            var data = parse.GetValue(task) is { } name
-                ? Dataset.FromTask(SyntheticTask.Get(name), TaskSplit.Eval, parse.GetValue(seed))
-                : Dataset.FromJsonLines(parse.GetValue(dataset)!.FullName, new[] { TrainingRun.Reward("accuracy") });
+            var data = dataOptions.Open(parse, TaskSplit.Eval, parse.GetValue(seed), new[] { TrainingRun.Reward("accuracy") });
             using var policy = Policy.Load(parse.GetValue(model)!.FullName, parse.GetValue(chat));
             if (parse.GetValue(adapter) is { } a) Models.Adapters.PeftAdapter.Load(policy.Model, a.FullName);
             var result = Evaluation.Run(policy, data, parse.GetValue(prompts), parse.GetValue(samples), parse.GetValue(maxNew),

@@ -62,13 +62,7 @@ internal static class ScoreCommand
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         int width = Math.Max(2, rows.Max(r => r.Length));
-        var ids = zeros(new long[] { rows.Length, width }, ScalarType.Int64);
-        var mask = zeros(new long[] { rows.Length, width }, ScalarType.Bool);
-        for (int i = 0; i < rows.Length; i++)
-        {
-            ids[i, ..rows[i].Length] = tensor(rows[i]);
-            mask[i, ..rows[i].Length] = true;
-        }
+        var (ids, mask) = Models.Architecture.PaddedRows.Build(rows, width, Models.Architecture.PaddingSide.Right);
         using var scores = lm.ScoreTokens(ids, mask, mask.narrow(1, 1, width - 1));
         var values = scores.LogProbs.to_type(ScalarType.Float64).data<double>().ToArray();
         return rows.Select((r, i) => values.Skip(i * (width - 1)).Take(r.Length - 1).ToArray()).ToList();

@@ -11,8 +11,7 @@ internal static class SftCommand
     public static Command Create()
     {
         var model = new Option<DirectoryInfo>("--model", "-m") { Description = "Model directory to start from.", Required = true };
-        var task = new Option<string?>("--task") { Description = "Built-in task (arithmetic | reverse | long-sum)." };
-        var dataset = new Option<FileInfo?>("--dataset") { Description = "JSON Lines with \"prompt\"/\"messages\" and \"completion\"." };
+        var data = new DataOptions("Built-in task (arithmetic | reverse | long-sum).", "JSON Lines with \"prompt\"/\"messages\" and \"completion\".");
         var output = new Option<string>("--out", "-o") { Description = "Directory for the fine-tuned model.", Required = true };
         var steps = new Option<int>("--steps") { Description = "Optimizer steps.", DefaultValueFactory = _ => 800 };
         var batch = new Option<int>("--batch-size") { Description = "Demonstrations per step.", DefaultValueFactory = _ => 32 };
@@ -25,12 +24,11 @@ internal static class SftCommand
         };
         var command = new Command("sft", "Supervised fine-tuning on demonstrations (the cold start before RL).")
         {
-            model, task, dataset, output, steps, batch, lr, chat, seed, saveDtype,
+            model, data.Task, data.Dataset, output, steps, batch, lr, chat, seed, saveDtype,
         };
         command.SetAction(parse => CommandErrors.Run(() =>
         {
-            if ((parse.GetValue(task) is null) == (parse.GetValue(dataset) is null))
-                throw new ArgumentException("give exactly one of --task and --dataset.");
+            data.Check(parse);
             SaveDtype dtype;
             try
             {
@@ -40,9 +38,7 @@ internal static class SftCommand
             {
                 throw new ArgumentException($"--save-dtype {e.Message}");
             }
-            var data = parse.GetValue(task) is { } name
-                ? Dataset.FromTask(SyntheticTask.Get(name), TaskSplit.Train, parse.GetValue(seed))
-                : Dataset.FromJsonLines(parse.GetValue(dataset)!.FullName, Array.Empty<Rewards.IRewardFunction>());
+            var rows = data.Open(parse, TaskSplit.Train, parse.GetValue(seed), Array.Empty<Rewards.IRewardFunction>());
             string source = parse.GetValue(model)!.FullName;
             var storageDtype = SaveDtypes.Resolve(dtype, source);
             using var policy = Policy.Load(source, parse.GetValue(chat));
@@ -54,8 +50,8 @@ internal static class SftCommand
                 throw new ArgumentException("--steps and --batch-size must be ≥ 1 and --learning-rate > 0.");
             TrainCommand.Run(progress =>
             {
-                progress.Stage("sft", $"{options.Steps} steps × {options.BatchSize} demonstrations from {data.Name}");
-                SupervisedFineTuning.Run(policy, data, options, (step, loss, _) => progress.SftStep(step, options.Steps, loss));
+                progress.Stage("sft", $"{options.Steps} steps × {options.BatchSize} demonstrations from {rows.Name}");
+                SupervisedFineTuning.Run(policy, rows, options, (step, loss, _) => progress.SftStep(step, options.Steps, loss));
                 progress.Stage("save", $"{parse.GetValue(output)} ({ModelDirectory.DtypeName(storageDtype)})");
                 ModelDirectory.Save(policy.Model, parse.GetValue(output)!, companionsFrom: source, storageDtype: storageDtype);
                 return 0;

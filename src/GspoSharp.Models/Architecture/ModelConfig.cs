@@ -96,6 +96,9 @@ public sealed record ModelConfig
         ModelType == ModelType.Qwen3Moe && NumExperts > 0 && !MlpOnlyLayers.Contains(layer) &&
         (layer + 1) % DecoderSparseStep == 0;
 
+    /// <summary>True when any layer uses a sparse MoE block (<see cref="IsMoeLayer"/>): the model routes tokens to experts.</summary>
+    public bool HasMoeLayers => MoeLayerCount() > 0;
+
     /// <summary>The "model_type" string of <paramref name="type"/>.</summary>
     public static string Name(ModelType type) => type switch
     {

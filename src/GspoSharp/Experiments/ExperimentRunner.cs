@@ -67,27 +67,14 @@ public static class ExperimentRunner
         string directory = Path.Combine(outputDirectory, "warm-start", model);
         if (File.Exists(Path.Combine(directory, "config.json"))) return directory;
         var config = matrix.Models[model];
-        string initial = config.Model ?? Path.Combine(outputDirectory, "warm-start", $".{model}-initial");
-        if (config.Model is null)
-        {
-            if (Directory.Exists(initial)) Directory.Delete(initial, recursive: true);
-            progress.Stage("model", $"creating the {config.InitSize} {config.InitArch} model of '{model}'");
-            var (type, size) = TrainingRun.InitModel(config);
-            TinyModels.Create(initial, type, size, config.InitSeed, shape: config.InitShape);
-        }
+        string created = Path.Combine(outputDirectory, "warm-start", $".{model}-initial");
+        if (config.Model is null && Directory.Exists(created)) Directory.Delete(created, recursive: true);
+        string initial = Training.WarmStart.ModelDirectory(config, created, progress, $"creating the {config.InitSize} {config.InitArch} model of '{model}'");
         var storageDtype = SaveDtypes.Resolve(config.SaveDtype, initial);
         using var policy = Policy.Load(initial, config.ChatTemplate, config.Device);
         if (config.SftSteps > 0)
-        {
-            var train = config.Task is { } task
-                ? Dataset.FromTask(SyntheticTask.Get(task), TaskSplit.Train, config.Seed)
-                : Dataset.FromJsonLines(config.Dataset!, Array.Empty<Rewards.IRewardFunction>());
-            progress.Stage("sft", $"warm start of '{model}': {config.SftSteps} steps");
-            SupervisedFineTuning.Run(policy, train, new SftOptions
-            {
-                Steps = config.SftSteps, BatchSize = config.SftBatchSize, LearningRate = config.SftLearningRate, Seed = config.Seed,
-            }, (step, loss, _) => progress.SftStep(step, config.SftSteps, loss));
-        }
+            Training.WarmStart.Sft(policy, Dataset.Open(config.Task, config.Dataset, TaskSplit.Train, config.Seed, Array.Empty<Rewards.IRewardFunction>()),
+                config, progress, $"warm start of '{model}': {config.SftSteps} steps");
         ModelDirectory.Save(policy.Model, directory, companionsFrom: initial, storageDtype: storageDtype, overwrite: true);
         if (config.Model is null) Directory.Delete(initial, recursive: true);
         return directory;

@@ -26,7 +26,7 @@ public sealed class RolloutEngine(CausalLm model, Func<IReadOnlyList<long>, stri
         int n = options.SamplesPerPrompt, rows = prompts.Count * n;
         int width = prompts.Max(p => p.Length);
         int context = model.Config.MaxPositionEmbeddings;
-        bool recordRouting = options.RecordRouting && Enumerable.Range(0, model.Config.NumHiddenLayers).Any(model.Config.IsMoeLayer);
+        bool recordRouting = options.RecordRouting && model.Config.HasMoeLayers;
 
         var samples = Enumerable.Range(0, rows).Select(r => new SampleState(r / n, r % n, prompts[r / n],
             Math.Min(options.MaxNewTokens, context - prompts[r / n].Length), options.Seed, options.FirstPromptIndex)).ToArray();
@@ -37,7 +37,7 @@ public sealed class RolloutEngine(CausalLm model, Func<IReadOnlyList<long>, stri
         using var routing = recordRouting ? new RoutingTrace(model.Config, prompts, n, options.MaxNewTokens) : null;
 
         var clock = Stopwatch.StartNew();
-        var (ids, mask) = LeftPad(prompts, width, model.Device);
+        var (ids, mask) = PaddedRows.Build(prompts, width, PaddingSide.Left, model.Device);
         var prefillRouting = routing is null ? null : RoutingContext.Recording(model.Config.NumHiddenLayers);
         var hidden = model.Forward(ids, mask, cache, prefillRouting);
         var logits = model.Logits(hidden.narrow(1, width - 1, 1).squeeze(1));
@@ -102,19 +102,6 @@ public sealed class RolloutEngine(CausalLm model, Func<IReadOnlyList<long>, stri
                 if (id < 0 || id >= model.Config.VocabSize)
                     throw new ArgumentException($"prompt {i} has token id {id}, outside the vocabulary [0, {model.Config.VocabSize}).");
         }
-    }
-
-    static (Tensor Ids, Tensor Mask) LeftPad(IReadOnlyList<long[]> prompts, int width, Device device)
-    {
-        var ids = new long[prompts.Count * width];
-        var mask = new bool[prompts.Count * width];
-        for (int i = 0; i < prompts.Count; i++)
-        {
-            int offset = i * width + width - prompts[i].Length;
-            Array.Copy(prompts[i], 0, ids, offset, prompts[i].Length);
-            Array.Fill(mask, true, offset, prompts[i].Length);
-        }
-        return (tensor(ids, new long[] { prompts.Count, width }, device: device), tensor(mask, new long[] { prompts.Count, width }, device: device));
     }
 
     /// <summary>Everything one sample accumulates.</summary>

@@ -35,9 +35,7 @@ public static class Evaluation
                 Temperature = temperature, MaxNewTokens = maxNewTokens, SamplesPerPrompt = samplesPerPrompt,
                 EosTokenIds = policy.EosTokenIds, Seed = seed + start,
             }).GetAwaiter().GetResult();
-            var inputs = result.Completions.Select(c => new RewardInput(policy.PromptText(rows[c.PromptIndex]), c.Text,
-                rows[c.PromptIndex], c.FinishReason == FinishReason.Length)).ToList();
-            correct += new RewardModel(new[] { new WeightedReward(reward, 1) }).Score(inputs).Totals.Sum();
+            correct += new RewardModel(new[] { new WeightedReward(reward, 1) }).Score(RewardInputs.For(policy, rows, result.Completions)).Totals.Sum();
             length += result.Completions.Sum(c => c.CompletionIds.Length);
         }
         int total = count * samplesPerPrompt;

@@ -52,7 +52,7 @@ public sealed class GspoTrainer : IDisposable
         int optimizerSteps = config.MaxSteps * config.NumIterations * config.StepsPerGeneration;
         optimization = new Optimization(policy.Model, config.LearningRate, config.WeightDecay, config.AdamBeta1, config.AdamBeta2,
             config.AdamEpsilon, config.WarmupSteps, optimizerSteps, config.LrSchedulerType);
-        isMoe = Enumerable.Range(0, policy.Model.Config.NumHiddenLayers).Any(policy.Model.Config.IsMoeLayer);
+        isMoe = policy.Model.Config.HasMoeLayers;
         ownsRollout = rollout is null;
         this.rollout = rollout ?? new LocalRolloutBackend(policy.Model, policy.Decode, config.RolloutDtype.ScalarType()) { BatchPrompts = config.RolloutBatchPrompts };
     }
@@ -128,9 +128,7 @@ public sealed class GspoTrainer : IDisposable
         m["tokens_per_second/generation"] = rollout.GeneratedTokens / Math.Max(1e-9, m["time/generation"]);
 
         // 2. Rewards → group advantages.
-        var inputs = completions.Select(c => new RewardInput(policy.PromptText(rows[c.PromptIndex]), c.Text, rows[c.PromptIndex],
-            c.FinishReason == FinishReason.Length)).ToList();
-        var scored = rewards.Score(inputs);
+        var scored = rewards.Score(RewardInputs.For(policy, rows, completions));
         RewardFailures = scored.Failures;
         var advantages = GroupAdvantages.Compute(scored.Totals, config.NumGenerations, config.ScaleRewards);
         RewardMetrics(m, scored, advantages, completions, rows);

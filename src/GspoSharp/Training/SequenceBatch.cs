@@ -1,3 +1,4 @@
+using GspoSharp.Models.Architecture;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -47,24 +48,16 @@ public sealed class SequenceBatch : IDisposable
     {
         if (prompts.Count != completions.Count || prompts.Count == 0)
             throw new ArgumentException($"need as many prompts as completions (≥ 1); got {prompts.Count} and {completions.Count}.");
-        int p = prompts.Max(x => x.Length), c = Math.Max(1, completions.Max(x => x.Length)), n = prompts.Count, width = p + c;
-        var ids = new long[n * width];
-        var mask = new bool[n * width];
-        var completionMask = new bool[n * c];
-        for (int i = 0; i < n; i++)
-        {
+        for (int i = 0; i < prompts.Count; i++)
             if (prompts[i].Length == 0) throw new ArgumentException($"prompt {i} is empty.");
-            int start = i * width + p - prompts[i].Length;
-            prompts[i].CopyTo(ids, start);
-            completions[i].CopyTo(ids, i * width + p);
-            Array.Fill(mask, true, start, prompts[i].Length + completions[i].Length);
-            Array.Fill(completionMask, true, i * c, completions[i].Length);
-        }
+        int p = prompts.Max(x => x.Length), c = Math.Max(1, completions.Max(x => x.Length));
         using var scope = NewDisposeScope();
+        var (promptIds, promptMask) = PaddedRows.Build(prompts, p, PaddingSide.Left, device);
+        var (completionIds, completionMask) = PaddedRows.Build(completions, c, PaddingSide.Right, device);
         return new SequenceBatch(
-            tensor(ids, new long[] { n, width }, device: device).DetachFromDisposeScope(),
-            tensor(mask, new long[] { n, width }, device: device).DetachFromDisposeScope(),
-            tensor(completionMask, new long[] { n, c }, device: device).DetachFromDisposeScope(),
+            cat(new[] { promptIds, completionIds }, 1).DetachFromDisposeScope(),
+            cat(new[] { promptMask, completionMask }, 1).DetachFromDisposeScope(),
+            completionMask.DetachFromDisposeScope(),
             p);
     }
 

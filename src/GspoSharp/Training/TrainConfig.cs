@@ -46,6 +46,8 @@ public sealed partial record TrainConfig
     public IReadOnlyList<string> RewardFuncs { get; init; } = new[] { "accuracy", "format" };
     [Description("Weight of each reward function, in reward_funcs order: accuracy 1.0, format 0.1 by default; null: 1.0 each, as TRL. TRL: reward_weights.")]
     public IReadOnlyList<double>? RewardWeights { get; init; } = new[] { 1.0, 0.1 };
+    [Description("A .NET assembly (path to a .dll) whose rewards reward_funcs may name beside the built-in ones: its public IRewardFunction classes with a public parameterless constructor, each under its Name (docs/library.md).")]
+    public string? RewardAssembly { get; init; }
 
     // ---- Generation ----------------------------------------------------------------------------
     [Description("Prompts sampled per RL step (B).")]
@@ -53,7 +55,7 @@ public sealed partial record TrainConfig
     [Description("Responses per prompt, the group size G. TRL: num_generations (default 8).")]
     public int NumGenerations { get; init; } = 8;
     [Description("Most tokens per completion. TRL: max_completion_length (default 256).")]
-    public int MaxCompletionLength { get; init; } = 256;
+    public int MaxCompletionLength { get => Objective.MaxCompletionLength; init => Objective = Objective with { MaxCompletionLength = value }; }
     [Description("Longest prompt in tokens; longer prompts are refused. TRL: max_prompt_length (default 512).")]
     public int MaxPromptLength { get; init; } = 512;
     [Description("Prompts per call of the rollout engine (its KV cache holds this many × num_generations sequences); unset: all prompts_per_step at once. The samples do not depend on it.")]
@@ -90,20 +92,23 @@ public sealed partial record TrainConfig
     public double MaxGradNorm { get; init; } = 1.0;
 
     // ---- Objective (docs/algorithms/objectives.md) ----------------------------------------------
+    /// <summary>The objective's options, held here once: their keys (importance_sampling_level, epsilon, epsilon_high,
+    /// beta, loss_type, and max_completion_length above) read and write it, and their defaults are its defaults.</summary>
+    public PolicyObjectiveOptions Objective { get; init; } = new();
     [Description("token (GRPO) | sequence (GSPO) | sequence_token (GSPO-token). TRL: importance_sampling_level.")]
-    public ImportanceSamplingLevel ImportanceSamplingLevel { get; init; } = ImportanceSamplingLevel.Sequence;
+    public ImportanceSamplingLevel ImportanceSamplingLevel { get => Objective.ImportanceSamplingLevel; init => Objective = Objective with { ImportanceSamplingLevel = value }; }
     [Description("ε_low; unset: the paper's value for the level (GSPO 3e-4, GRPO 0.2). TRL: epsilon.")]
-    public double? Epsilon { get; init; }
+    public double? Epsilon { get => Objective.Epsilon; init => Objective = Objective with { Epsilon = value }; }
     [Description("ε_high; unset: the paper's value (GSPO 4e-4, GRPO 0.27), or epsilon when only epsilon is set. TRL: epsilon_high.")]
-    public double? EpsilonHigh { get; init; }
+    public double? EpsilonHigh { get => Objective.EpsilonHigh; init => Objective = Objective with { EpsilonHigh = value }; }
     [Description("KL penalty weight to the initial policy (k3, per token); 0 = no reference model. GSPO paper and TRL: 0.")]
-    public double Beta { get; init; }
+    public double Beta { get => Objective.Beta; init => Objective = Objective with { Beta = value }; }
     [Description("grpo (per-response mean, the papers) | dapo (token mean) | dr_grpo (constant normaliser) | sapo (SAPO's soft gate instead of the clip, aggregated as grpo: ℓ = −(4/τ)·σ(τ(r−1))·Â, τ = sapo_temperature_pos when Â > 0, else sapo_temperature_neg; r is the level's ratio). TRL: loss_type.")]
-    public LossType LossType { get; init; } = LossType.Grpo;
+    public LossType LossType { get => Objective.LossType; init => Objective = Objective with { LossType = value }; }
     [Description("SAPO gate temperature τ for positive advantages (loss_type sapo). Paper and TRL: 1.0, for token ratios; GSPO's sequence ratio moves ~1e-3 per update and needs τ of order 1/ε. TRL: sapo_temperature_pos.")]
-    public double SapoTemperaturePos { get; init; } = SoftGate.TemperaturePos;
+    public double SapoTemperaturePos { get => Objective.SapoTemperaturePos; init => Objective = Objective with { SapoTemperaturePos = value }; }
     [Description("SAPO gate temperature τ for negative advantages (loss_type sapo). Paper and TRL: 1.05. TRL: sapo_temperature_neg.")]
-    public double SapoTemperatureNeg { get; init; } = SoftGate.TemperatureNeg;
+    public double SapoTemperatureNeg { get => Objective.SapoTemperatureNeg; init => Objective = Objective with { SapoTemperatureNeg = value }; }
     [Description("Adaptive clip range: hold the fraction of clipped responses f near this target f*. After RL step k with fraction f_k, c ← clamp(c·exp(η·(f_k − f*)), 0.01, 100) (c = 1 at the start) and the next step clips at ε_low·c (at most 0.99) / ε_high·c. Unset: the fixed range. Logged as clip/epsilon_low, clip/epsilon_high.")]
     public double? EpsilonTargetClipFraction { get; init; }
     [Description("Rate η of the adaptive clip range (epsilon_target_clip_fraction): log ε moves by η·(f_k − f*) per RL step.")]
@@ -203,14 +208,6 @@ public sealed partial record TrainConfig
     /// <summary>Rollout batch size, B·G.</summary>
     public int CompletionsPerStep => PromptsPerStep * NumGenerations;
 
-    /// <summary>The objective's options.</summary>
-    public PolicyObjectiveOptions Objective => new()
-    {
-        ImportanceSamplingLevel = ImportanceSamplingLevel, Epsilon = Epsilon, EpsilonHigh = EpsilonHigh,
-        Beta = Beta, LossType = LossType, MaxCompletionLength = MaxCompletionLength,
-        SapoTemperaturePos = SapoTemperaturePos, SapoTemperatureNeg = SapoTemperatureNeg,
-    };
-
     /// <summary>Checks every value and their consistency before any work starts; throws
     /// <see cref="ArgumentException"/> naming the key; returns warnings.</summary>
     public IReadOnlyList<string> Validate()
@@ -297,7 +294,7 @@ public sealed partial record TrainConfig
         }
         catch (ArgumentException e)
         {
-            throw new ArgumentException($"{e.ParamName switch { "Epsilon" => "epsilon", "EpsilonHigh" => "epsilon_high", "Beta" => "beta", "SapoTemperaturePos" => "sapo_temperature_pos", "SapoTemperatureNeg" => "sapo_temperature_neg", _ => "max_completion_length" }}: {e.Message}");
+            throw new ArgumentException($"{ConfigFile.SnakeCase(e.ParamName ?? nameof(MaxCompletionLength))}: {e.Message}");
         }
     }
 }

@@ -44,9 +44,10 @@ public sealed record RunSummary(double? AccuracyBefore, double? AccuracyAfter, i
 /// <summary>
 /// A whole <c>gspo train</c> run in its run directory: record the config, create or load the model,
 /// warm it up with SFT, evaluate, train with GSPO (checkpointing every save_steps), evaluate
-/// again, save, report. <see cref="Resume"/> continues an interrupted run from its newest complete
+/// again, save, report. <c>Resume</c> continues an interrupted run from its newest complete
 /// checkpoint, producing the same steps an uninterrupted run would. Everything the run writes is
-/// under the run directory (docs/training.md).
+/// under the run directory (docs/training.md). The pieces — rewards, data, model, progress sink —
+/// come from the config's keys, or from a program as <see cref="RunInputs"/> (docs/library.md).
 /// </summary>
 public sealed partial class TrainingRun
 {
@@ -54,73 +55,99 @@ public sealed partial class TrainingRun
     readonly string runDirectory;
     readonly ITrainingProgress progress;
     readonly Func<bool> stopRequested;
+    readonly RunInputs inputs;
     readonly Checkpoints checkpoints;
     readonly Stopwatch clock = Stopwatch.StartNew();
     double priorSeconds;   // taken by the earlier invocations of a resumed run
     LoraSettings? lora;    // the adapters' settings in a use_peft run
     ScalarType storageDtype = ScalarType.Float32;   // of the model files written: save_dtype resolved against the base model
 
+    /// <summary>How this run is resumed: by the command line, or by the program that supplied its pieces.</summary>
+    string ResumeCommand => inputs.FromConfigKeys
+        ? $"gspo train --resume {runDirectory}"
+        : $"TrainingRun.Resume(\"{runDirectory}\", inputs) with the same rewards and data";
+
     /// <summary>Wall-clock seconds of the whole run, over all its invocations.</summary>
     double WallSeconds => priorSeconds + clock.Elapsed.TotalSeconds;
 
-    TrainingRun(TrainConfig config, string runDirectory, ITrainingProgress progress, Func<bool>? stopRequested)
+    TrainingRun(TrainConfig config, string runDirectory, RunInputs inputs)
     {
         this.config = config;
         this.runDirectory = runDirectory;
-        this.progress = progress;
-        this.stopRequested = stopRequested ?? (() => false);
+        this.inputs = inputs;
+        progress = inputs.Progress;
+        stopRequested = inputs.StopRequested ?? (() => false);
         checkpoints = new Checkpoints(runDirectory);
     }
 
-    /// <summary>Reward functions by config name.</summary>
-    public static IRewardFunction Reward(string name) => name switch
-    {
-        "accuracy" => new AccuracyReward(),
-        "format" => new FormatReward(),
-        _ => throw new ArgumentException($"reward_funcs: unknown reward '{name}'; built-in: accuracy, format."),
-    };
+    /// <summary>A built-in reward function by config name.</summary>
+    public static IRewardFunction Reward(string name) => RewardRegistry.BuiltIn().Create(name);
 
-    /// <summary>Starts a new run of <paramref name="config"/> in <paramref name="runDirectory"/>, which must not hold one.
-    /// <paramref name="stopRequested"/> is polled after each step: when true, the run checkpoints and stops.</summary>
+    /// <summary>Starts a new run of <paramref name="config"/> in <paramref name="runDirectory"/>, which must not hold one,
+    /// with the rewards and data the config names. <paramref name="stopRequested"/> is polled after each step: when
+    /// true, the run checkpoints and stops.</summary>
     public static RunSummary Execute(TrainConfig config, string runDirectory, ITrainingProgress progress, Func<bool>? stopRequested = null)
     {
         foreach (var warning in config.Validate()) progress.Warning(warning);
+        RefuseExisting(runDirectory);
+        return Start(config, runDirectory, RunInputs.FromConfig(config, progress, stopRequested));
+    }
+
+    /// <summary>
+    /// Starts a new run of <paramref name="config"/> in <paramref name="runDirectory"/>, which must not hold one, with
+    /// the program's rewards, data and (optionally) model. config.yaml records the rewards' names and weights and the
+    /// data's names in reward_funcs, reward_weights, dataset and eval_dataset; <see cref="Resume(string, RunInputs, IEnumerable{string}?)"/>
+    /// checks them. The config's own reward and data keys are not used.
+    /// </summary>
+    public static RunSummary Execute(TrainConfig config, string runDirectory, RunInputs inputs)
+    {
+        inputs.Validate();
+        var recorded = inputs.Describe(config);
+        if (inputs.Model is not null) recorded = recorded with
+        {
+            Model = Path.GetFullPath(Path.Combine(runDirectory, "initial-model")), ChatTemplate = inputs.Model.ChatTemplate,
+        };
+        foreach (var warning in recorded.Validate()) inputs.Progress.Warning(warning);
+        RefuseExisting(runDirectory);
+        return Start(recorded, runDirectory, inputs);
+    }
+
+    static void RefuseExisting(string runDirectory)
+    {
         foreach (var marker in new[] { "config.yaml", "metrics.jsonl", "summary.json" })
             if (File.Exists(Path.Combine(runDirectory, marker)))
                 throw new IOException($"{runDirectory}: already holds a run ({marker}); choose another --run-dir, or --resume it.");
-        return Start(config, runDirectory, progress, stopRequested);
     }
 
     /// <summary>Runs <paramref name="config"/> from the start in <paramref name="runDirectory"/>, (re)writing its config.yaml.</summary>
-    static RunSummary Start(TrainConfig config, string runDirectory, ITrainingProgress progress, Func<bool>? stopRequested)
+    static RunSummary Start(TrainConfig config, string runDirectory, RunInputs inputs)
     {
-        var run = new TrainingRun(config, runDirectory, progress, stopRequested);
+        var run = new TrainingRun(config, runDirectory, inputs);
+        var progress = inputs.Progress;
         var (rewards, train, eval) = run.Data();
         RemoveTemporaries(runDirectory);   // of an earlier start killed before it wrote config.yaml
         Directory.CreateDirectory(runDirectory);
         AtomicFile.WriteAllText(Path.Combine(runDirectory, "config.yaml"), ConfigFile.ToYaml(config));
 
-        string start = config.Model ?? Path.Combine(runDirectory, "initial-model");
-        if (config.Model is null)
+        if (inputs.Model is { } given)
         {
-            progress.Stage("model", $"creating a {config.InitSize} {config.InitArch} model");
-            var (type, size) = InitModel(config);
-            TinyModels.Create(start, type, size, config.InitSeed, shape: config.InitShape);
+            progress.Stage("model", $"saving the program's model as {config.Model}");
+            ModelDirectory.Save(given.Model, config.Model!, companionsFrom: given.Tokenizer.Directory, overwrite: true);
         }
+        string start = WarmStart.ModelDirectory(config, Path.Combine(runDirectory, "initial-model"), progress,
+            $"creating a {config.InitSize} {config.InitArch} model");
         run.storageDtype = SaveDtypes.Resolve(config.SaveDtype, start);
-        progress.Stage("model", $"loading {start} (models are saved in {ModelDirectory.DtypeName(run.storageDtype)})");
+        if (inputs.Model is null) progress.Stage("model", $"loading {start} (models are saved in {ModelDirectory.DtypeName(run.storageDtype)})");
         // A half-precision base is read as such, unless SFT first trains every weight in float32.
-        using var policy = Policy.Load(start, config.ChatTemplate, config.Device, config.SftSteps == 0 ? HalfBase(config) : null);
+        using var loaded = inputs.Model is null ? Policy.Load(start, config.ChatTemplate, config.Device, config.SftSteps == 0 ? HalfBase(config) : null) : null;
+        var policy = inputs.Model ?? loaded!;
         if (config.SftSteps > 0)
         {
-            progress.Stage("sft", $"supervised warm start: {config.SftSteps} steps of {config.SftBatchSize} demonstrations");
-            SupervisedFineTuning.Run(policy, train, new SftOptions
-            {
-                Steps = config.SftSteps, BatchSize = config.SftBatchSize, LearningRate = config.SftLearningRate, Seed = config.Seed,
-            }, (step, loss, _) => progress.SftStep(step, config.SftSteps, loss), run.stopRequested);
+            WarmStart.Sft(policy, train, config, progress,
+                $"supervised warm start: {config.SftSteps} steps of {config.SftBatchSize} demonstrations", run.stopRequested);
             if (run.stopRequested())
             {
-                progress.Stage("stop", $"stopped during the supervised warm start, before any checkpoint; gspo train --resume {runDirectory} starts the run again");
+                progress.Stage("stop", $"stopped during the supervised warm start, before any checkpoint; {run.ResumeCommand} starts the run again");
                 return run.Finish(null, null, 0, null, "interrupted", null);
             }
             string sft = Path.Combine(runDirectory, "sft-model");
@@ -147,7 +174,23 @@ public sealed partial class TrainingRun
     /// (config from its config.yaml; only max_steps may be raised with <paramref name="overrides"/>).
     /// </summary>
     public static RunSummary Resume(string runDirectory, ITrainingProgress progress, Func<bool>? stopRequested = null,
-        IEnumerable<string>? overrides = null)
+        IEnumerable<string>? overrides = null) =>
+        Resume(runDirectory, config => RunInputs.FromConfig(config, progress, stopRequested), overrides);
+
+    /// <summary>
+    /// Continues the run in <paramref name="runDirectory"/> from its newest complete checkpoint with the program's
+    /// rewards and data, which must be those the run recorded (names and weights of the rewards, names of the data):
+    /// otherwise an <see cref="ArgumentException"/> says what differs. The model comes from the checkpoint.
+    /// </summary>
+    public static RunSummary Resume(string runDirectory, RunInputs inputs, IEnumerable<string>? overrides = null) =>
+        Resume(runDirectory, config =>
+        {
+            inputs.Validate();
+            inputs.CheckResumes(config, runDirectory);
+            return inputs;
+        }, overrides);
+
+    static RunSummary Resume(string runDirectory, Func<TrainConfig, RunInputs> inputsFor, IEnumerable<string>? overrides)
     {
         string configPath = Path.Combine(runDirectory, "config.yaml");
         if (!File.Exists(configPath)) throw new FileNotFoundException($"{configPath}: not found; {runDirectory} holds no run to resume.");
@@ -158,7 +201,9 @@ public sealed partial class TrainingRun
                 RolloutRetries = saved.RolloutRetries } != saved)
             throw new ArgumentException("--resume continues the run as configured; only max_steps and the rollout servers (rollout_servers, rollout_timeout, rollout_retries) may be changed.");
         config.Validate();
-        var run = new TrainingRun(config, runDirectory, progress, stopRequested);
+        var inputs = inputsFor(config);
+        var progress = inputs.Progress;
+        var run = new TrainingRun(config, runDirectory, inputs);
         RemoveTemporaries(runDirectory);
         run.checkpoints.RemoveStaging();
         if (run.checkpoints.Latest is not { } latest)
@@ -168,8 +213,9 @@ public sealed partial class TrainingRun
             foreach (string file in new[] { "metrics.jsonl", "summary.json", "report.md" })
                 File.Delete(Path.Combine(runDirectory, file));
             foreach (string directory in new[] { "checkpoints", "tensorboard", "initial-model", "sft-model", "final-model" })
-                if (Directory.Exists(Path.Combine(runDirectory, directory))) Directory.Delete(Path.Combine(runDirectory, directory), recursive: true);
-            return Start(config, runDirectory, progress, stopRequested);
+                if (Directory.Exists(Path.Combine(runDirectory, directory)) && !IsModel(config, Path.Combine(runDirectory, directory)))
+                    Directory.Delete(Path.Combine(runDirectory, directory), recursive: true);
+            return Start(config, runDirectory, inputs);
         }
         var state = Checkpoints.ReadState(latest.Path);
         bool finishing = state.Step == config.MaxSteps && !Finished(runDirectory, config.MaxSteps);
@@ -194,6 +240,10 @@ public sealed partial class TrainingRun
 
     /// <summary>The dtype of a LoRA run's frozen projection weights when base_dtype asks for half precision, else null.</summary>
     static ScalarType? HalfBase(TrainConfig config) => config.UsePeft && config.BaseScalarType != ScalarType.Float32 ? config.BaseScalarType : null;
+
+    /// <summary>True for the run's start model when a program gave it (saved as initial-model, named by <c>model</c>): the run cannot create it again.</summary>
+    static bool IsModel(TrainConfig config, string directory) =>
+        config.Model is { } model && Path.GetFullPath(model) == Path.GetFullPath(directory);
 
     /// <summary>True when summary.json records that all <paramref name="maxSteps"/> steps ran and the run completed.
     /// summary.json is the last file a run writes, so this is true only when nothing is left to do.</summary>
@@ -313,7 +363,7 @@ public sealed partial class TrainingRun
             }
             if (stop && step < config.MaxSteps)
             {
-                progress.Stage("stop", $"stopped after step {step}; resume with: gspo train --resume {runDirectory}");
+                progress.Stage("stop", $"stopped after step {step}; resume with: {ResumeCommand}");
                 return Finish(state.AccuracyBefore, null, step, null, "interrupted", lastCheckpoint);
             }
         }
@@ -359,19 +409,8 @@ public sealed partial class TrainingRun
         return result;
     }
 
-    (RewardModel Rewards, Dataset Train, Dataset Eval) Data()
-    {
-        var rewards = new RewardModel(config.RewardFuncs.Select((name, i) => new WeightedReward(Reward(name), config.RewardWeights?[i] ?? 1.0)).ToList());
-        var functions = rewards.Rewards.Select(r => r.Function).ToList();
-        if (config.Task is { } name)
-        {
-            var task = SyntheticTask.Get(name);
-            var eval = config.EvalDataset is { } path ? Dataset.FromJsonLines(path, functions) : Dataset.FromTask(task, TaskSplit.Eval, config.Seed);
-            return (rewards, Dataset.FromTask(task, TaskSplit.Train, config.Seed), eval.Take(config.EvalPrompts));
-        }
-        var train = Dataset.FromJsonLines(config.Dataset!, functions);
-        return (rewards, train, (config.EvalDataset is { } e ? Dataset.FromJsonLines(e, functions) : train).Take(config.EvalPrompts));
-    }
+    (RewardModel Rewards, Dataset Train, Dataset Eval) Data() =>
+        (new RewardModel(inputs.Rewards), inputs.Train, (inputs.Eval ?? inputs.Train).Take(config.EvalPrompts));
 
     /// <summary>Drops the lines of steps after the checkpoint (written by the interrupted process),
     /// and a last line torn by a crash or a full disk; with <paramref name="dropFinalEvaluation"/>, also
@@ -398,10 +437,6 @@ public sealed partial class TrainingRun
         // The final evaluation's line holds only the step and the accuracy; a step's line holds its training metrics.
         static bool IsFinalEvaluation(JsonObject line) => line.Count == 2 && line.ContainsKey("eval/accuracy");
     }
-
-    /// <summary>init_arch and init_size as model type and size (Validate has checked the names).</summary>
-    internal static (ModelType Type, ModelSize Size) InitModel(TrainConfig config) =>
-        (ModelConfig.ParseType(config.InitArch)!.Value, TinyConfigs.ParseSize(config.InitSize)!.Value);
 }
 
 /// <summary>Counts steps in a row whose every update was skipped for NaN/∞ and says when to stop.</summary>

@@ -14,7 +14,7 @@ public class ConfigFileTests
     {
         "model", "init_arch", "init_size", "init_num_hidden_layers", "init_num_experts", "init_num_experts_per_tok", "init_moe_intermediate_size",
         "init_seed", "device", "chat_template",
-        "task", "dataset", "eval_dataset", "reward_funcs", "reward_weights",
+        "task", "dataset", "eval_dataset", "reward_funcs", "reward_weights", "reward_assembly",
         "prompts_per_step", "num_generations", "max_completion_length", "max_prompt_length", "rollout_batch_prompts", "temperature", "top_p", "top_k",
         "steps_per_generation", "num_iterations", "gradient_accumulation_steps", "learning_rate", "lr_scheduler_type",
         "warmup_steps", "weight_decay", "adam_beta1", "adam_beta2", "adam_epsilon", "max_grad_norm",
@@ -369,7 +369,7 @@ public class ConfigFileTests
         Model = @"C:\models\Qwen3 0.6B: base", InitArch = "qwen3_moe", InitSize = "50m",
         InitNumHiddenLayers = 16, InitNumExperts = 64, InitNumExpertsPerTok = 8, InitMoeIntermediateSize = 16, InitSeed = 9_000_000_000L, Device = "cuda:1", ChatTemplate = true,
         Task = null, Dataset = "data/train #1.jsonl", EvalDataset = "data/\"held out\".jsonl",
-        RewardFuncs = new[] { "format", "accuracy", "null" }, RewardWeights = new[] { 0.1, 1e-7, 3.0 },
+        RewardFuncs = new[] { "format", "accuracy", "null" }, RewardWeights = new[] { 0.1, 1e-7, 3.0 }, RewardAssembly = "rewards/My Rewards.dll",
         PromptsPerStep = 3, NumGenerations = 6, MaxCompletionLength = 77, MaxPromptLength = 99, RolloutBatchPrompts = 2, Temperature = 0.1 + 0.2,
         TopP = 0.95, TopK = 40, StepsPerGeneration = 2, NumIterations = 3, GradientAccumulationSteps = 3,
         LearningRate = 1.0 / 3e5, LrSchedulerType = LearningRateSchedule.Cosine, WarmupSteps = 11, WeightDecay = 0.01,

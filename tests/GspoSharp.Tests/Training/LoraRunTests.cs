@@ -30,11 +30,6 @@ public class LoraRunTests
         LoraTargetModules = new[] { LoraSettings.AllLinear },
     };
 
-    static bool Deterministic(string key) => !key.StartsWith("time/") && !key.StartsWith("tokens_per_second/") && !key.StartsWith("memory/");
-
-    static List<JsonObject> Metrics(string run) =>
-        File.ReadAllLines(Path.Combine(run, "metrics.jsonl")).Select(l => JsonNode.Parse(l)!.AsObject()).ToList();
-
     static Dictionary<string, float[]> AdapterTensors(string directory)
     {
         using var reader = SafetensorsReader.Open(Path.Combine(directory, PeftAdapter.WeightsFileName));
@@ -48,10 +43,10 @@ public class LoraRunTests
         string run = Path.Combine(dir.Path, "run");
         var summary = TrainingRun.Execute(Quick(), run, new QuietProgress());
         Assert.Null(summary.Stopped);
-        var metrics = Metrics(run).Where(m => m.ContainsKey("kl")).ToList();
+        var metrics = RunComparison.Metrics(run).Where(m => m.ContainsKey("kl")).ToList();
         Assert.NotEmpty(metrics);
         Assert.All(metrics, m => Assert.True(double.IsFinite((double)m["kl"]!)));
-        Assert.True(metrics.Skip(1).Any(m => (double)m["kl"]! > 0), string.Join(" ", Metrics(run).Select(m => m.ToJsonString())));   // the adapted policy moves away from its base
+        Assert.True(metrics.Skip(1).Any(m => (double)m["kl"]! > 0), string.Join(" ", RunComparison.Metrics(run).Select(m => m.ToJsonString())));   // the adapted policy moves away from its base
 
         string final = Path.Combine(run, "final-model");
         Assert.True(File.Exists(Path.Combine(final, "adapter_config.json")));
@@ -85,12 +80,7 @@ public class LoraRunTests
         var resumed = TrainingRun.Resume(stopped, new QuietProgress());
         Assert.Null(resumed.Stopped);
 
-        var a = Metrics(straight);
-        var b = Metrics(stopped);
-        Assert.Equal(a.Count, b.Count);
-        for (int i = 0; i < a.Count; i++)
-            foreach (var (key, value) in a[i].Where(p => Deterministic(p.Key)))
-                Assert.True(JsonNode.DeepEquals(value, b[i][key]), $"line {i + 1}, {key}: {value} uninterrupted, {b[i][key]} resumed");
+        RunComparison.AssertSameMetrics(straight, stopped);
         var x = AdapterTensors(Path.Combine(straight, "final-model"));
         var y = AdapterTensors(Path.Combine(stopped, "final-model"));
         Assert.Equal(x.Keys.Order(), y.Keys.Order());
@@ -122,7 +112,7 @@ public class LoraRunTests
         var config = Quick() with { Model = null, InitArch = "qwen3_moe", MaxSteps = 2, RoutingReplay = true, ImportanceSamplingLevel = level };
         var summary = TrainingRun.Execute(config, run, new QuietProgress());
         Assert.Null(summary.Stopped);
-        var step = Metrics(run).First(m => m.ContainsKey("routing/volatility"));
+        var step = RunComparison.Metrics(run).First(m => m.ContainsKey("routing/volatility"));
         Assert.True(double.IsFinite((double)step["kl"]!));
         Assert.InRange((double)step["routing/volatility"]!, 0, 1);
         var written = JsonNode.Parse(File.ReadAllText(Path.Combine(run, "final-model", "adapter_config.json")))!;

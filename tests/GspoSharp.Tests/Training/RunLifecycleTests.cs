@@ -15,12 +15,6 @@ public class RunLifecycleTests
         EvalNumSamples = 2, Seed = 9, RewardFuncs = new[] { "accuracy", "format" }, RewardWeights = new[] { 1.0, 0.5 },
     };
 
-    /// <summary>Metrics that measure the machine, not the computation.</summary>
-    static bool Deterministic(string key) => !key.StartsWith("time/") && !key.StartsWith("tokens_per_second/") && !key.StartsWith("memory/");
-
-    static List<JsonObject> Metrics(string run) =>
-        File.ReadAllLines(Path.Combine(run, "metrics.jsonl")).Select(l => JsonNode.Parse(l)!.AsObject()).ToList();
-
     [Theory]
     [InlineData("qwen3")]
     [InlineData("qwen3_moe")]
@@ -39,17 +33,8 @@ public class RunLifecycleTests
         var resumed = TrainingRun.Resume(stopped, new QuietProgress());
         Assert.Null(resumed.Stopped);
 
-        var a = Metrics(straight);
-        var b = Metrics(stopped);
-        Assert.Equal(a.Count, b.Count);
-        for (int i = 0; i < a.Count; i++)
-            foreach (var (key, value) in a[i].Where(p => Deterministic(p.Key)))
-                Assert.True(JsonNode.DeepEquals(value, b[i][key]), $"line {i + 1}, {key}: {value} uninterrupted, {b[i][key]} resumed");
-        using var x = ModelDirectory.Load(Path.Combine(straight, "final-model"));
-        using var y = ModelDirectory.Load(Path.Combine(stopped, "final-model"));
-        var yParameters = y.named_parameters().ToDictionary(p => p.name, p => p.parameter);
-        foreach (var (name, p) in x.named_parameters())
-            Assert.True(p.eq(yParameters[name]).all().item<bool>(), $"{name} differs after resuming");
+        RunComparison.AssertSameMetrics(straight, stopped);
+        RunComparison.AssertSameWeights(Path.Combine(straight, "final-model"), Path.Combine(stopped, "final-model"));
     }
 
     [Fact]
@@ -112,7 +97,7 @@ public class RunLifecycleTests
         Assert.True(before > 0);
 
         var resumed = TrainingRun.Resume(run, new QuietProgress());
-        Assert.Equal(new[] { 1, 2, 3, 4, 5, 6, 6 }, Metrics(run).Select(m => m["step"]!.GetValue<int>()));
+        Assert.Equal(new[] { 1, 2, 3, 4, 5, 6, 6 }, RunComparison.Metrics(run).Select(m => m["step"]!.GetValue<int>()));
         Assert.True(resumed.WallSeconds > before, $"{resumed.WallSeconds} s in all, {before} s before the resume");
     }
 
@@ -131,7 +116,7 @@ public class RunLifecycleTests
         var resumed = TrainingRun.Resume(run, progress);
         Assert.Contains(progress.Warnings, w => w.Contains("no complete checkpoint"));
         Assert.Equal((6, (string?)null), (resumed.Steps, resumed.Stopped));
-        Assert.Equal(new[] { 1, 2, 3, 4, 5, 6, 6 }, Metrics(run).Select(m => m["step"]!.GetValue<int>()));
+        Assert.Equal(new[] { 1, 2, 3, 4, 5, 6, 6 }, RunComparison.Metrics(run).Select(m => m["step"]!.GetValue<int>()));
     }
 
     [Fact]
@@ -146,7 +131,7 @@ public class RunLifecycleTests
         var longer = TrainingRun.Resume(run, new QuietProgress(), overrides: new[] { "max_steps=5" });
         Assert.Equal(5, longer.Steps);
         // The first invocation's final evaluation stays, at step 3.
-        Assert.Equal(new[] { 1, 2, 3, 3, 4, 5, 5 }, Metrics(run).Select(m => m["step"]!.GetValue<int>()));
+        Assert.Equal(new[] { 1, 2, 3, 3, 4, 5, 5 }, RunComparison.Metrics(run).Select(m => m["step"]!.GetValue<int>()));
     }
 
     [Fact]
@@ -167,7 +152,7 @@ public class RunLifecycleTests
         Assert.Equal("diverged", summary.Stopped);
         Assert.Equal(2, summary.Steps);
         Assert.Null(summary.LastCheckpoint);   // nothing after a bad step is saved over a good checkpoint
-        Assert.All(Metrics(run), m => Assert.Equal(2, m["skipped_updates"]!.GetValue<double>()));
+        Assert.All(RunComparison.Metrics(run), m => Assert.Equal(2, m["skipped_updates"]!.GetValue<double>()));
         Assert.Contains(progress.Stages, s => s.Contains("NaN or infinite loss or gradients"));
         Assert.Equal("diverged", JsonNode.Parse(File.ReadAllText(Path.Combine(run, "summary.json")))!["stopped"]!.GetValue<string>());
     }
@@ -182,7 +167,7 @@ public class RunLifecycleTests
         var events = TensorBoardEvents.Read(Directory.GetFiles(Path.Combine(run, "tensorboard"), "events.out.tfevents.*").Single());
         var rewards = events.Where(e => e.Tag == "reward").ToList();
         Assert.Equal(new long[] { 1, 2, 3 }, rewards.Select(e => e.Step));
-        var logged = Metrics(run).Where(m => m["step"]!.GetValue<int>() <= 3 && m.ContainsKey("reward")).ToList();
+        var logged = RunComparison.Metrics(run).Where(m => m["step"]!.GetValue<int>() <= 3 && m.ContainsKey("reward")).ToList();
         for (int i = 0; i < 3; i++) Assert.Equal((float)logged[i]["reward"]!.GetValue<double>(), rewards[i].Value);
         foreach (var key in new[] { "clip_ratio/region_mean", "completions/mean_length", "approx_kl", "grad_norm", "eval/accuracy" })
             Assert.Contains(events, e => e.Tag == key);
