@@ -1,3 +1,4 @@
+using GspoSharp.Models;
 using System.Diagnostics;
 using GspoSharp.Models.Architecture;
 using GspoSharp.Objectives;
@@ -23,8 +24,8 @@ namespace GspoSharp.Training;
 public sealed class GspoTrainer : IDisposable
 {
     readonly TrainConfig config;
-    readonly Policy policy;
-    readonly Policy? reference;
+    readonly LanguageModel policy;
+    readonly LanguageModel? reference;
     readonly Dataset train;
     readonly RewardModel rewards;
     readonly Optimization optimization;
@@ -33,7 +34,7 @@ public sealed class GspoTrainer : IDisposable
     /// <summary>A trainer for <paramref name="policy"/> (trained in place); <paramref name="reference"/> is the
     /// frozen policy of the KL penalty (needed when beta &gt; 0, unless the policy carries adapters: then the
     /// reference is the policy with its adapters switched off, the frozen base, without a second copy).</summary>
-    public GspoTrainer(TrainConfig config, Policy policy, Dataset train, RewardModel rewards, Policy? reference = null)
+    public GspoTrainer(TrainConfig config, LanguageModel policy, Dataset train, RewardModel rewards, LanguageModel? reference = null)
     {
         config.Validate();
         if (config.Beta > 0 && reference is null && !policy.Model.HasAdapters)
