@@ -175,8 +175,8 @@ internal static class PeerBench
     static double Step(string dir, int prompts, out int promptLength)
     {
         var config = new TrainConfig { PromptsPerStep = prompts, NumGenerations = 8, MaxCompletionLength = 64, StepsPerGeneration = 4, LearningRate = 1e-5, MaxSteps = 100 };
-        using var loaded = Policy.Load(dir, chatTemplate: false);
-        var policy = new Policy(loaded.Model, loaded.Tokenizer, false, new long[] { -1 });   // never sampled
+        using var loaded = LanguageModel.Load(dir, chatTemplate: false);
+        var policy = new LanguageModel(loaded.Model, loaded.Tokenizer, false, new long[] { -1 });   // never sampled
         var data = Dataset.FromTask(SyntheticTask.Get("arithmetic"), TaskSplit.Train, 1);
         promptLength = (int)Math.Round(Enumerable.Range(0, prompts).Average(i => policy.EncodePrompt(data.Row(i)).Length));
         using var trainer = new GspoTrainer(config, policy, data, new RewardModel(new[] { new WeightedReward(new DigitShare(), 1) }));

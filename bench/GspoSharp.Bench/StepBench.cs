@@ -37,7 +37,7 @@ internal static class StepBench
             try
             {
                 TinyModels.Create(dir, ModelType.Qwen3, size, seed: 1);
-                using var policy = Policy.Load(dir, chatTemplate: false);
+                using var policy = LanguageModel.Load(dir, chatTemplate: false);
                 using var trainer = new GspoTrainer(config, policy, Dataset.FromTask(SyntheticTask.Get("arithmetic"), TaskSplit.Train, 1),
                     new RewardModel(new[] { new WeightedReward(new DigitShare(), 1) }));
                 trainer.Step();   // warm-up

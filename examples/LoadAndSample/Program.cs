@@ -24,7 +24,7 @@ if (model is null)
 try
 {
     // The weights, the tokenizer (tokenizer.json) and the end-of-sequence ids (generation_config.json).
-    using var policy = Policy.Load(model, chatTemplate: false);
+    using var policy = LanguageModel.Load(model, chatTemplate: false);
     Console.WriteLine($"model: {ModelConfig.Name(policy.Model.Config.ModelType)}, {policy.Model.Config.NumHiddenLayers} layers, " +
                       $"vocabulary {policy.Model.Config.VocabSize}");
 

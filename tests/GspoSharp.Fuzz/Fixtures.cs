@@ -15,7 +15,7 @@ namespace GspoSharp.Fuzz;
 public sealed class Fixtures : IDisposable
 {
     readonly Lazy<string> _dense, _moe;
-    readonly Lazy<Policy> _policy, _chatPolicy;
+    readonly Lazy<LanguageModel> _policy, _chatPolicy;
 
     public Fixtures(string? root = null)
     {
@@ -23,8 +23,8 @@ public sealed class Fixtures : IDisposable
         Directory.CreateDirectory(Root);
         _dense = new(() => Model("dense", ModelType.Qwen3));
         _moe = new(() => Model("moe", ModelType.Qwen3Moe));
-        _policy = new(() => Policy.Load(DenseModel, chatTemplate: false));
-        _chatPolicy = new(() => Policy.Load(DenseModel, chatTemplate: true));
+        _policy = new(() => LanguageModel.Load(DenseModel, chatTemplate: false));
+        _chatPolicy = new(() => LanguageModel.Load(DenseModel, chatTemplate: true));
     }
 
     /// <summary>The working directory.</summary>
@@ -37,10 +37,10 @@ public sealed class Fixtures : IDisposable
     public string MoeModel => _moe.Value;
 
     /// <summary>The tiny Qwen3 model with its tokenizer, plain prompts as text.</summary>
-    public Policy Policy => _policy.Value;
+    public LanguageModel LanguageModel => _policy.Value;
 
     /// <summary>The same, plain prompts through the chat template.</summary>
-    public Policy ChatPolicy => _chatPolicy.Value;
+    public LanguageModel ChatPolicy => _chatPolicy.Value;
 
     /// <summary>The repository's root (recipes/, experiments/, tests/): found above the program, as the tests find it.</summary>
     public static string RepositoryRoot { get; } = FindRepositoryRoot();

@@ -52,7 +52,7 @@ public static class RunTargets
             };
             return new TargetSetup(seeds, input, () =>
             {
-                var policy = fixtures.Policy;
+                var policy = fixtures.LanguageModel;
                 var prompts = GenerateCommand.ReadPrompts(input, policy);
                 using var result = new RolloutEngine(policy.Model, policy.Decode).Generate(prompts,
                     new SamplingOptions { MaxNewTokens = 1, EosTokenIds = policy.EosTokenIds, Seed = 1 });
@@ -77,7 +77,7 @@ public static class RunTargets
             string dir = fixtures.WorkDirectory("tokenize-input.jsonl");
             string input = Path.Combine(dir, "texts.jsonl");
             var seeds = new List<byte[]> { Encoding.UTF8.GetBytes("{\"text\": \"What is 2 + 3?\"}\n{\"text\": \"<|im_start|>user\\nCafé 😀<|im_end|>\"}\n{\"text\": \"\"}\n") };
-            return new TargetSetup(seeds, input, () => TokenizeCommand.Encode(input, fixtures.Policy.Tokenizer),
+            return new TargetSetup(seeds, input, () => TokenizeCommand.Encode(input, fixtures.LanguageModel.Tokenizer),
                 Refusal.OfLine<InvalidDataException>(input));
         });
 

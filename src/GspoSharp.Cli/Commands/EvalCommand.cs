@@ -1,3 +1,4 @@
+using GspoSharp.Models;
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
@@ -30,7 +31,7 @@ internal static class EvalCommand
         command.SetAction(parse => CommandErrors.Run(() =>
         {
             var data = dataOptions.Open(parse, TaskSplit.Eval, parse.GetValue(seed), new[] { TrainingRun.Reward("accuracy") });
-            using var policy = Policy.Load(parse.GetValue(model)!.FullName, parse.GetValue(chat));
+            using var policy = LanguageModel.Load(parse.GetValue(model)!.FullName, parse.GetValue(chat));
             if (parse.GetValue(adapter) is { } a) Models.Adapters.PeftAdapter.Load(policy.Model, a.FullName);
             var result = Evaluation.Run(policy, data, parse.GetValue(prompts), parse.GetValue(samples), parse.GetValue(maxNew),
                 parse.GetValue(temperature), parse.GetValue(seed) + 1);

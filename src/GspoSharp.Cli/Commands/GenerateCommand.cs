@@ -1,3 +1,4 @@
+using GspoSharp.Models;
 using System.CommandLine;
 using System.Text.Json.Nodes;
 using GspoSharp.Tasks;
@@ -35,7 +36,7 @@ internal static class GenerateCommand
             bool single = parse.GetValue(prompt) is not null;
             if (single == (parse.GetValue(input) is not null))
                 throw new ArgumentException("give either --prompt (one streamed sample) or --input (a batch of prompts).");
-            using var policy = Policy.Load(parse.GetValue(model)!.FullName, parse.GetValue(chat));
+            using var policy = LanguageModel.Load(parse.GetValue(model)!.FullName, parse.GetValue(chat));
             if (parse.GetValue(adapter) is { } a) Models.Adapters.PeftAdapter.Load(policy.Model, a.FullName);
             var options = new SamplingOptions
             {
@@ -71,14 +72,14 @@ internal static class GenerateCommand
     static JsonArray Array(IEnumerable<JsonNode> items) => new(items.ToArray());
 
     /// <summary>The prompt ids of every line of an --input file; errors name the file and line.</summary>
-    internal static List<long[]> ReadPrompts(string path, Policy policy)
+    internal static List<long[]> ReadPrompts(string path, LanguageModel policy)
     {
         var prompts = JsonLinesFile.Read(path, skipBlankLines: false).Select(line => PromptIds(line.Value, policy, path, line.Line)).ToList();
         return prompts.Count > 0 ? prompts : throw new InvalidDataException($"{path}: no prompts.");
     }
 
     /// <summary>A line's prompt ids: given as ids, or a text encoded as the policy encodes prompts (chat template with --chat).</summary>
-    static long[] PromptIds(JsonObject line, Policy policy, string path, int number)
+    static long[] PromptIds(JsonObject line, LanguageModel policy, string path, int number)
     {
         long[] ids = line["prompt_ids"] is not null ? JsonLines.Ids(line, "prompt_ids", path, number)
             // Only the prompt: a "messages" field beside it is not part of this format.
@@ -97,7 +98,7 @@ internal static class GenerateCommand
 
     /// <summary>Prints the sample as it is produced: the decoded text grows token by token; a multi-byte
     /// character is printed once all of its bytes have arrived.</summary>
-    static int Stream(Policy policy, long[] promptIds, SamplingOptions options)
+    static int Stream(LanguageModel policy, long[] promptIds, SamplingOptions options)
     {
         var tokens = new List<long>();
         int printed = 0;

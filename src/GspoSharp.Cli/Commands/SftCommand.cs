@@ -41,7 +41,7 @@ internal static class SftCommand
             var rows = data.Open(parse, TaskSplit.Train, parse.GetValue(seed), Array.Empty<Rewards.IRewardFunction>());
             string source = parse.GetValue(model)!.FullName;
             var storageDtype = SaveDtypes.Resolve(dtype, source);
-            using var policy = Policy.Load(source, parse.GetValue(chat));
+            using var policy = LanguageModel.Load(source, parse.GetValue(chat));
             var options = new SftOptions
             {
                 Steps = parse.GetValue(steps), BatchSize = parse.GetValue(batch), LearningRate = parse.GetValue(lr), Seed = parse.GetValue(seed),

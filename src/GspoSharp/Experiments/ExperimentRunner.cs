@@ -71,7 +71,7 @@ public static class ExperimentRunner
         if (config.Model is null && Directory.Exists(created)) Directory.Delete(created, recursive: true);
         string initial = Training.WarmStart.ModelDirectory(config, created, progress, $"creating the {config.InitSize} {config.InitArch} model of '{model}'");
         var storageDtype = SaveDtypes.Resolve(config.SaveDtype, initial);
-        using var policy = Policy.Load(initial, config.ChatTemplate, config.Device);
+        using var policy = LanguageModel.Load(initial, config.ChatTemplate, config.Device);
         if (config.SftSteps > 0)
             Training.WarmStart.Sft(policy, Dataset.Open(config.Task, config.Dataset, TaskSplit.Train, config.Seed, Array.Empty<Rewards.IRewardFunction>()),
                 config, progress, $"warm start of '{model}': {config.SftSteps} steps");

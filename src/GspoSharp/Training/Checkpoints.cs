@@ -57,7 +57,7 @@ public sealed class Checkpoints(string runDirectory)
     /// <summary>Saves a checkpoint of <paramref name="trainer"/> and <paramref name="policy"/> at <paramref name="state"/>.Step,
     /// with the model stored as <paramref name="storageDtype"/> (in a LoRA run, only the adapter, in PEFT format),
     /// then removes all but the newest <paramref name="keep"/>.</summary>
-    public string Save(GspoTrainer trainer, Policy policy, TrainerState state, TrainConfig config, string companionsFrom, int keep,
+    public string Save(GspoTrainer trainer, LanguageModel policy, TrainerState state, TrainConfig config, string companionsFrom, int keep,
         ScalarType storageDtype, LoraSettings? lora = null)
     {
         System.IO.Directory.CreateDirectory(Directory);
@@ -93,7 +93,7 @@ public sealed class Checkpoints(string runDirectory)
 
     /// <summary>Writes the policy's adapter to <paramref name="directory"/> (replacing what is there) in PEFT format,
     /// with the tokenizer files of <paramref name="baseModel"/>, which it names as base_model_name_or_path.</summary>
-    public static void SaveAdapter(Policy policy, LoraSettings lora, string directory, string baseModel)
+    public static void SaveAdapter(LanguageModel policy, LoraSettings lora, string directory, string baseModel)
     {
         if (System.IO.Directory.Exists(directory)) System.IO.Directory.Delete(directory, recursive: true);
         PeftAdapter.Save(policy.Model, lora, directory, System.IO.Path.GetFullPath(baseModel));
@@ -108,11 +108,11 @@ public sealed class Checkpoints(string runDirectory)
     /// </summary>
     /// <exception cref="ModelFormatException">model/ is stored narrower than float32 and the master weights
     /// are missing or do not fit: resuming from the rounded weights would not continue the run exactly.</exception>
-    public static Policy LoadPolicy(string checkpoint, bool chatTemplate, string device)
+    public static LanguageModel LoadPolicy(string checkpoint, bool chatTemplate, string device)
     {
         string model = System.IO.Path.Combine(checkpoint, "model"), master = System.IO.Path.Combine(checkpoint, MasterWeights.FileName);
         var stored = ModelDirectory.StorageDtype(model);
-        var policy = Policy.Load(model, chatTemplate, device);
+        var policy = LanguageModel.Load(model, chatTemplate, device);
         try
         {
             if (File.Exists(master)) MasterWeights.Restore(policy.Model, master);

@@ -1,3 +1,4 @@
+using GspoSharp.Models;
 using GspoSharp.Rewards;
 using GspoSharp.Rollout;
 using GspoSharp.Tasks;
@@ -18,7 +19,7 @@ public static class Evaluation
     /// <summary>Samples <paramref name="samplesPerPrompt"/> completions for each of the first
     /// <paramref name="prompts"/> rows and averages <paramref name="reward"/> over all of them; samples through
     /// <paramref name="rollout"/> (default: in process, on the policy's model).</summary>
-    public static EvaluationResult Run(Policy policy, Dataset dataset, int prompts, int samplesPerPrompt, int maxNewTokens,
+    public static EvaluationResult Run(LanguageModel policy, Dataset dataset, int prompts, int samplesPerPrompt, int maxNewTokens,
         double temperature, long seed, IRewardFunction? reward = null, int batchPrompts = 32, IRolloutBackend? rollout = null)
     {
         var watch = System.Diagnostics.Stopwatch.StartNew();

@@ -1,3 +1,4 @@
+using GspoSharp.Models;
 using System.Diagnostics;
 using GspoSharp.Models.Architecture;
 using GspoSharp.Objectives;
@@ -23,8 +24,8 @@ namespace GspoSharp.Training;
 public sealed class GspoTrainer : IDisposable
 {
     readonly TrainConfig config;
-    readonly Policy policy;
-    readonly Policy? reference;
+    readonly LanguageModel policy;
+    readonly LanguageModel? reference;
     readonly Dataset train;
     readonly RewardModel rewards;
     readonly Optimization optimization;
@@ -38,7 +39,7 @@ public sealed class GspoTrainer : IDisposable
     /// reference is the policy with its adapters switched off, the frozen base, without a second copy).
     /// <paramref name="rollout"/> samples the completions (default: in process, on the policy's model); the
     /// trainer does not dispose a backend it is given.</summary>
-    public GspoTrainer(TrainConfig config, Policy policy, Dataset train, RewardModel rewards, Policy? reference = null,
+    public GspoTrainer(TrainConfig config, LanguageModel policy, Dataset train, RewardModel rewards, LanguageModel? reference = null,
         IRolloutBackend? rollout = null)
     {
         config.Validate();

@@ -1,3 +1,4 @@
+using GspoSharp.Models;
 using System.Text.Json.Nodes;
 using GspoSharp.Rewards;
 using GspoSharp.Rollout;
@@ -8,7 +9,7 @@ namespace GspoSharp.Training;
 internal static class RewardInputs
 {
     /// <summary>One input per completion; <paramref name="rows"/>[c.PromptIndex] is the row completion c answers.</summary>
-    public static List<RewardInput> For(Policy policy, IReadOnlyList<JsonObject> rows, IEnumerable<Completion> completions) =>
+    public static List<RewardInput> For(LanguageModel policy, IReadOnlyList<JsonObject> rows, IEnumerable<Completion> completions) =>
         completions.Select(c => new RewardInput(policy.PromptText(rows[c.PromptIndex]), c.Text, rows[c.PromptIndex],
             c.FinishReason == FinishReason.Length)).ToList();
 }

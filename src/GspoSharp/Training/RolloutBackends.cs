@@ -12,7 +12,7 @@ internal static class RolloutBackends
     /// local backend (the trainer's default). Synced weights go to weight_sync_dir (default RUN/weight-sync),
     /// one directory per version, written whole before the servers are told (a model directory is staged
     /// and renamed into place).</summary>
-    public static IRolloutBackend? Create(TrainConfig config, Policy policy, string startModel, string runDirectory, LoraSettings? lora,
+    public static IRolloutBackend? Create(TrainConfig config, LanguageModel policy, string startModel, string runDirectory, LoraSettings? lora,
         Action<string> warn)
     {
         if (config.RolloutBackend == RolloutBackendKind.Local) return null;

@@ -1,3 +1,4 @@
+using GspoSharp.Models;
 using GspoSharp.Rewards;
 using GspoSharp.Tasks;
 
@@ -25,7 +26,7 @@ public sealed record RunInputs
     /// A given model is saved as the run's initial-model (float32) first, so the run can be resumed and
     /// the KL reference loaded without it. The run does not dispose it. Only for a new run: a resumed run
     /// loads its model from its checkpoint.</summary>
-    public Policy? Model { get; init; }
+    public LanguageModel? Model { get; init; }
 
     /// <summary>Where the run reports stages, steps, evaluations and warnings.</summary>
     public ITrainingProgress Progress { get; init; } = TrainingProgress.None;

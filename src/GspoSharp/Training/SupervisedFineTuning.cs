@@ -1,3 +1,4 @@
+using GspoSharp.Models;
 using GspoSharp.Models.Architecture;
 using GspoSharp.Tasks;
 using TorchSharp;
@@ -31,7 +32,7 @@ public static class SupervisedFineTuning
 {
     /// <summary>Trains <paramref name="policy"/> in place; <paramref name="onStep"/> receives (step, loss, tokens/s).
     /// Stops early, after a step, when <paramref name="stopRequested"/> returns true.</summary>
-    public static void Run(Policy policy, Dataset dataset, SftOptions options, Action<int, double, double>? onStep = null,
+    public static void Run(LanguageModel policy, Dataset dataset, SftOptions options, Action<int, double, double>? onStep = null,
         Func<bool>? stopRequested = null)
     {
         using var optimization = new Optimization(policy.Model, options.LearningRate, options.WeightDecay, 0.9, 0.999, 1e-8,

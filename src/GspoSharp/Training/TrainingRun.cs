@@ -139,7 +139,7 @@ public sealed partial class TrainingRun
         run.storageDtype = SaveDtypes.Resolve(config.SaveDtype, start);
         if (inputs.Model is null) progress.Stage("model", $"loading {start} (models are saved in {ModelDirectory.DtypeName(run.storageDtype)})");
         // A half-precision base is read as such, unless SFT first trains every weight in float32.
-        using var loaded = inputs.Model is null ? Policy.Load(start, config.ChatTemplate, config.Device, config.SftSteps == 0 ? HalfBase(config) : null) : null;
+        using var loaded = inputs.Model is null ? LanguageModel.Load(start, config.ChatTemplate, config.Device, config.SftSteps == 0 ? HalfBase(config) : null) : null;
         var policy = inputs.Model ?? loaded!;
         if (config.SftSteps > 0)
         {
@@ -228,7 +228,7 @@ public sealed partial class TrainingRun
         string startModel = Path.Combine(runDirectory, state.StartModel);
         run.storageDtype = SaveDtypes.Resolve(config.SaveDtype, config.UsePeft ? startModel : Path.Combine(latest.Path, "model"));
         // A LoRA checkpoint holds only the adapter: the frozen base is the run's start model.
-        using var policy = config.UsePeft ? Policy.Load(startModel, config.ChatTemplate, config.Device, HalfBase(config))
+        using var policy = config.UsePeft ? LanguageModel.Load(startModel, config.ChatTemplate, config.Device, HalfBase(config))
             : Checkpoints.LoadPolicy(latest.Path, config.ChatTemplate, config.Device);
         if (config.UsePeft) run.lora = PeftAdapter.Load(policy.Model, Path.Combine(latest.Path, Checkpoints.AdapterDirectory));
         if (!finishing) return run.Loop(policy, train, eval, rewards, state, Path.Combine(latest.Path, "optimizer.bin"));
@@ -284,10 +284,10 @@ public sealed partial class TrainingRun
     private static partial Regex StagedDirectoryName();
 
     /// <summary>Steps state.Step + 1 … max_steps, then the final evaluation, save, summary and report.</summary>
-    RunSummary Loop(Policy policy, Dataset train, Dataset eval, RewardModel rewards, TrainerState state, string? optimizerCheckpoint)
+    RunSummary Loop(LanguageModel policy, Dataset train, Dataset eval, RewardModel rewards, TrainerState state, string? optimizerCheckpoint)
     {
         string start = Path.Combine(runDirectory, state.StartModel);
-        using var reference = config.Beta > 0 && lora is null ? Policy.Load(start, config.ChatTemplate, config.Device) : null;
+        using var reference = config.Beta > 0 && lora is null ? LanguageModel.Load(start, config.ChatTemplate, config.Device) : null;
         // Remote backends report from their HTTP threads; the messages are shown from this thread, after each step.
         var rolloutWarnings = new System.Collections.Concurrent.ConcurrentQueue<string>();
         void ShowRolloutWarnings() { while (rolloutWarnings.TryDequeue(out var w)) progress.Warning(w); }
@@ -371,7 +371,7 @@ public sealed partial class TrainingRun
     }
 
     /// <summary>After the last step: the final evaluation, the trained model, the summary and the report.</summary>
-    RunSummary Complete(Policy policy, Dataset eval, TrainerState state, MetricsLog log, TensorBoardLog tensorboard, string? lastCheckpoint)
+    RunSummary Complete(LanguageModel policy, Dataset eval, TrainerState state, MetricsLog log, TensorBoardLog tensorboard, string? lastCheckpoint)
     {
         double after = Evaluate(policy, eval, "after").Accuracy;
         log.Write(new Dictionary<string, double> { ["step"] = config.MaxSteps, ["eval/accuracy"] = after });
@@ -400,7 +400,7 @@ public sealed partial class TrainingRun
         return summary;
     }
 
-    EvaluationResult Evaluate(Policy policy, Dataset eval, string label)
+    EvaluationResult Evaluate(LanguageModel policy, Dataset eval, string label)
     {
         progress.Stage("eval", $"{label}: {config.EvalPrompts} held-out prompts × {config.EvalNumSamples} samples");
         var result = Evaluation.Run(policy, eval, config.EvalPrompts, config.EvalNumSamples, config.MaxCompletionLength,

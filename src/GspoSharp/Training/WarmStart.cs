@@ -28,7 +28,7 @@ internal static class WarmStart
 
     /// <summary>The supervised warm start of the sft_* keys (reported as <paramref name="description"/>); trains
     /// <paramref name="policy"/> in place, stopping after a step when <paramref name="stopRequested"/> is true.</summary>
-    public static void Sft(Policy policy, Dataset train, TrainConfig config, ITrainingProgress progress, string description, Func<bool>? stopRequested = null)
+    public static void Sft(LanguageModel policy, Dataset train, TrainConfig config, ITrainingProgress progress, string description, Func<bool>? stopRequested = null)
     {
         progress.Stage("sft", description);
         SupervisedFineTuning.Run(policy, train, new SftOptions

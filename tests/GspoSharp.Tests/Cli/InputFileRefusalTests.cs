@@ -1,3 +1,4 @@
+using GspoSharp.Models;
 using GspoSharp.Cli.Commands;
 using GspoSharp.Tests.Fuzz;
 
@@ -20,7 +21,7 @@ public class InputFileRefusalTests(FuzzFixtures fixtures) : IClassFixture<FuzzFi
         using var dir = new TempDirectory();
         string path = Path.Combine(dir.Path, "prompts.jsonl");
         File.WriteAllText(path, input);
-        var e = Assert.Throws<InvalidDataException>(() => GenerateCommand.ReadPrompts(path, fixtures.Fixtures.Policy));
+        var e = Assert.Throws<InvalidDataException>(() => GenerateCommand.ReadPrompts(path, fixtures.Fixtures.LanguageModel));
         Assert.Equal(path + message, e.Message);
     }
 
@@ -29,9 +30,9 @@ public class InputFileRefusalTests(FuzzFixtures fixtures) : IClassFixture<FuzzFi
     {
         using var dir = new TempDirectory();
         string path = Path.Combine(dir.Path, "prompts.jsonl");
-        int context = fixtures.Fixtures.Policy.Model.Config.MaxPositionEmbeddings;
+        int context = fixtures.Fixtures.LanguageModel.Model.Config.MaxPositionEmbeddings;
         File.WriteAllText(path, "{\"prompt_ids\": [" + string.Join(", ", Enumerable.Repeat(1, context)) + "]}\n");
-        var e = Assert.Throws<InvalidDataException>(() => GenerateCommand.ReadPrompts(path, fixtures.Fixtures.Policy));
+        var e = Assert.Throws<InvalidDataException>(() => GenerateCommand.ReadPrompts(path, fixtures.Fixtures.LanguageModel));
         Assert.StartsWith($"{path}:1: the prompt has {context} tokens", e.Message);
     }
 
@@ -41,9 +42,9 @@ public class InputFileRefusalTests(FuzzFixtures fixtures) : IClassFixture<FuzzFi
         using var dir = new TempDirectory();
         string path = Path.Combine(dir.Path, "prompts.jsonl");
         File.WriteAllText(path, "{\"prompt\": \"What is 2 + 3?\", \"messages\": [1]}\n{\"prompt\": \"What is 2 + 3?\"}\n");
-        var prompts = GenerateCommand.ReadPrompts(path, fixtures.Fixtures.Policy);
+        var prompts = GenerateCommand.ReadPrompts(path, fixtures.Fixtures.LanguageModel);
         Assert.Equal(prompts[1], prompts[0]);
-        Assert.Equal(fixtures.Fixtures.Policy.Tokenizer.Encode("What is 2 + 3?").Select(i => (long)i), prompts[0]);
+        Assert.Equal(fixtures.Fixtures.LanguageModel.Tokenizer.Encode("What is 2 + 3?").Select(i => (long)i), prompts[0]);
     }
 
     [Theory]

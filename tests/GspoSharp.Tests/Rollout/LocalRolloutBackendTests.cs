@@ -1,3 +1,4 @@
+using GspoSharp.Models;
 using GspoSharp.Models.Architecture;
 using GspoSharp.Rollout;
 using GspoSharp.Tests.Models.Architecture;
@@ -110,7 +111,7 @@ public class Bfloat16RolloutTests
         using var dir = new TempDirectory();
         string path = Path.Combine(dir.Path, "m");
         GspoSharp.Models.TinyModels.Create(path, ModelType.Qwen3, GspoSharp.Models.ModelSize.Tiny, seed: 1);
-        using var policy = GspoSharp.Training.Policy.Load(path, chatTemplate: false);
+        using var policy = GspoSharp.Models.LanguageModel.Load(path, chatTemplate: false);
         var config = new GspoSharp.Training.TrainConfig
         {
             PromptsPerStep = 2, NumGenerations = 4, StepsPerGeneration = 2, MaxCompletionLength = 16, LearningRate = 1e-3, MaxSteps = 2, Seed = 5,

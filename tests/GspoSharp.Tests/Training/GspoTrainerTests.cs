@@ -61,7 +61,7 @@ public class GspoTrainerTests(TinyModelFixture models) : IClassFixture<TinyModel
 
     static Dataset Arithmetic() => Dataset.FromTask(SyntheticTask.Get("arithmetic"), TaskSplit.Train, 5);
 
-    static Dictionary<string, Tensor> Snapshot(Policy policy) =>
+    static Dictionary<string, Tensor> Snapshot(LanguageModel policy) =>
         policy.Model.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone());
 
     [Theory]
@@ -70,7 +70,7 @@ public class GspoTrainerTests(TinyModelFixture models) : IClassFixture<TinyModel
     [InlineData(ImportanceSamplingLevel.Token)]
     public void Each_objective_trains_with_finite_losses_and_every_metric(ImportanceSamplingLevel level)
     {
-        using var policy = Policy.Load(models.Dense, chatTemplate: false);
+        using var policy = LanguageModel.Load(models.Dense, chatTemplate: false);
         var before = Snapshot(policy);
         using var trainer = new GspoTrainer(Small with { ImportanceSamplingLevel = level }, policy, Arithmetic(), Rewards());
         for (int step = 1; step <= 2; step++)
@@ -88,7 +88,7 @@ public class GspoTrainerTests(TinyModelFixture models) : IClassFixture<TinyModel
     [InlineData(true)]
     public void The_first_mini_batch_is_on_policy_and_the_later_ones_are_not(bool moe)
     {
-        using var policy = Policy.Load(moe ? models.Moe : models.Dense, chatTemplate: false);
+        using var policy = LanguageModel.Load(moe ? models.Moe : models.Dense, chatTemplate: false);
         var seen = new List<(int Mini, PolicyLossStats Stats)>();
         using var trainer = new GspoTrainer(Small with { StepsPerGeneration = 4, GradientAccumulationSteps = 2, RoutingReplay = moe },
             policy, Arithmetic(), Rewards())
@@ -113,7 +113,7 @@ public class GspoTrainerTests(TinyModelFixture models) : IClassFixture<TinyModel
     [InlineData(true)]
     public void Moe_policies_log_volatility_with_and_without_routing_replay(bool replay)
     {
-        using var policy = Policy.Load(models.Moe, chatTemplate: false);
+        using var policy = LanguageModel.Load(models.Moe, chatTemplate: false);
         using var trainer = new GspoTrainer(Small with { RoutingReplay = replay, ImportanceSamplingLevel = ImportanceSamplingLevel.Token },
             policy, Arithmetic(), Rewards());
         var m = trainer.Step();
@@ -124,8 +124,8 @@ public class GspoTrainerTests(TinyModelFixture models) : IClassFixture<TinyModel
     [Fact]
     public void Sampler_log_probs_kl_penalty_and_filters_run()
     {
-        using var policy = Policy.Load(models.Dense, chatTemplate: false);
-        using var reference = Policy.Load(models.Dense, chatTemplate: false);
+        using var policy = LanguageModel.Load(models.Dense, chatTemplate: false);
+        using var reference = LanguageModel.Load(models.Dense, chatTemplate: false);
         var config = Small with { UseSamplerLogprobs = true, Beta = 0.05, FilterZeroStdGroups = true };
         var first = new List<PolicyLossStats>();
         using var trainer = new GspoTrainer(config, policy, Arithmetic(), Rewards(), reference)
@@ -142,7 +142,7 @@ public class GspoTrainerTests(TinyModelFixture models) : IClassFixture<TinyModel
     [Fact]
     public void Truncated_completions_can_be_excluded_from_the_loss()
     {
-        using var policy = Policy.Load(models.Dense, chatTemplate: false);
+        using var policy = LanguageModel.Load(models.Dense, chatTemplate: false);
         var tokens = new List<long>();
         // Two tokens never finish an arithmetic answer: every completion is truncated and masked.
         using var trainer = new GspoTrainer(Small with { MaxCompletionLength = 2, MaskTruncatedCompletions = true }, policy, Arithmetic(), Rewards())
@@ -158,7 +158,7 @@ public class GspoTrainerTests(TinyModelFixture models) : IClassFixture<TinyModel
     [Fact]
     public void A_throwing_reward_is_counted_and_the_run_goes_on()
     {
-        using var policy = Policy.Load(models.Dense, chatTemplate: false);
+        using var policy = LanguageModel.Load(models.Dense, chatTemplate: false);
         var rewards = new RewardModel(new[] { new WeightedReward(new DigitShare(), 1), new WeightedReward(new Throwing(), 1) });
         using var trainer = new GspoTrainer(Small, policy, Arithmetic(), rewards);
         var m = trainer.Step();

@@ -81,7 +81,7 @@ public class LibraryRunTests
         var data = Inputs() with { Eval = null };
         Assert.Contains("the run was trained on 'my-train' (held out: 'my-eval'), but the program supplies 'my-train' (held out: '—')",
             Assert.Throws<ArgumentException>(() => TrainingRun.Resume(run, data)).Message);
-        using var policy = Policy.Load(Path.Combine(run, "initial-model"), chatTemplate: false);
+        using var policy = LanguageModel.Load(Path.Combine(run, "initial-model"), chatTemplate: false);
         Assert.Contains("a resumed run loads its model from its checkpoint",
             Assert.Throws<ArgumentException>(() => TrainingRun.Resume(run, Inputs() with { Model = policy })).Message);
         // Nothing was changed: the right pieces still resume it.
@@ -104,7 +104,7 @@ public class LibraryRunTests
         using var dir = new TempDirectory();
         string source = Path.Combine(dir.Path, "model"), run = Path.Combine(dir.Path, "run");
         TinyModels.Create(source, GspoSharp.Models.Architecture.ModelType.Qwen3, ModelSize.Tiny, seed: 3);
-        using var policy = Policy.Load(source, chatTemplate: false);
+        using var policy = LanguageModel.Load(source, chatTemplate: false);
         var before = policy.Model.named_parameters().First().parameter.clone();
         var summary = TrainingRun.Execute(Quick with { MaxSteps = 1, SaveSteps = 0 }, run, Inputs() with { Model = policy });
         Assert.Null(summary.Stopped);

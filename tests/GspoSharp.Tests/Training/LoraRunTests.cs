@@ -61,7 +61,7 @@ public class LoraRunTests
         Assert.False(Directory.Exists(Path.Combine(run, "checkpoints", "checkpoint-000004", "model")));
 
         // The base is frozen: the adapter on the untouched initial model is the whole trained policy.
-        using var policy = Policy.Load(WarmModel.Value, chatTemplate: false);
+        using var policy = LanguageModel.Load(WarmModel.Value, chatTemplate: false);
         var settings = PeftAdapter.Load(policy.Model, final);
         Assert.Equal(2.0, settings.Scaling);
     }

@@ -57,7 +57,7 @@ public class RecipeTests
         Assert.Equal(type == ModelType.Qwen3Moe, metrics.ContainsKey("routing/volatility"));
 
         // The prompts really went through the Qwen chat template of the genuine tokenizer.
-        using var policy = Policy.Load(Path.Combine(run, "final-model"), chatTemplate: true);
+        using var policy = LanguageModel.Load(Path.Combine(run, "final-model"), chatTemplate: true);
         string prompt = policy.PromptText(Tasks.Dataset.FromJsonLines(data, Array.Empty<Rewards.IRewardFunction>()).Row(0));
         Assert.StartsWith("<|im_start|>system\nPlease reason step by step", prompt);
         Assert.EndsWith("<|im_start|>assistant\n", prompt);
@@ -85,7 +85,7 @@ public class RecipeTests
         string run = Path.Combine(dir.Path, "run");
         var summary = TrainingRun.Execute(config, run, new QuietProgress());
         Assert.Null(summary.Stopped);
-        using var policy = Policy.Load(model, chatTemplate: true);
+        using var policy = LanguageModel.Load(model, chatTemplate: true);
         var settings = GspoSharp.Models.Adapters.PeftAdapter.Load(policy.Model, Path.Combine(run, "final-model"));
         Assert.Equal(2.0, settings.Scaling);
         Assert.Equal(7 * policy.Model.Config.NumHiddenLayers * 2, policy.Model.TrainableParameters().Count);

@@ -1,3 +1,4 @@
+using GspoSharp.Models;
 using GspoSharp.Objectives;
 using GspoSharp.Rewards;
 using GspoSharp.Tasks;
@@ -24,7 +25,7 @@ public class RolloutMismatchTrainingTests(TinyModelFixture models) : IClassFixtu
     [InlineData(true)]
     public void In_process_float32_sampling_measures_a_mismatch_of_float_rounding(bool samplerLogProbs)
     {
-        using var policy = Policy.Load(models.Dense, chatTemplate: false);
+        using var policy = LanguageModel.Load(models.Dense, chatTemplate: false);
         var config = samplerLogProbs ? Small with { UseSamplerLogprobs = true }
             : Small with { VllmImportanceSamplingCorrection = true, VllmImportanceSamplingMode = RolloutCorrectionMode.TokenTruncate };
         using var trainer = new GspoTrainer(config, policy, Arithmetic(), Rewards());
@@ -44,7 +45,7 @@ public class RolloutMismatchTrainingTests(TinyModelFixture models) : IClassFixtu
     [Fact]
     public void Without_engine_log_probs_no_mismatch_is_logged()
     {
-        using var policy = Policy.Load(models.Dense, chatTemplate: false);
+        using var policy = LanguageModel.Load(models.Dense, chatTemplate: false);
         using var trainer = new GspoTrainer(Small, policy, Arithmetic(), Rewards());
         Assert.DoesNotContain(trainer.Step().Keys, k => k.StartsWith("mismatch/", StringComparison.Ordinal));
     }

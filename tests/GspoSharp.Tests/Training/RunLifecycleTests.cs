@@ -69,7 +69,7 @@ public class RunLifecycleTests
         Assert.Equal(3, new Checkpoints(run).Latest!.Value.Step);
 
         // And an in-process failure just before the rename publishes nothing.
-        using (var policy = Policy.Load(Path.Combine(run, "checkpoints", "checkpoint-000003", "model"), chatTemplate: false))
+        using (var policy = LanguageModel.Load(Path.Combine(run, "checkpoints", "checkpoint-000003", "model"), chatTemplate: false))
         using (var trainer = new GspoTrainer(Quick(), policy, Tasks.Dataset.FromTask(Tasks.SyntheticTask.Get("arithmetic"), Tasks.TaskSplit.Train, 9),
                    new Rewards.RewardModel(new[] { new Rewards.WeightedReward(new Rewards.AccuracyReward(), 1) })))
         {

@@ -1,3 +1,4 @@
+using GspoSharp.Models;
 using GspoSharp.Objectives;
 using GspoSharp.Rewards;
 using GspoSharp.Tasks;
@@ -21,7 +22,7 @@ public class StudyOptionsTrainerTests(TinyModelFixture models) : IClassFixture<T
     [Fact]
     public void The_controller_sets_each_steps_clip_range_from_the_previous_steps_clipped_fraction()
     {
-        using var policy = Policy.Load(models.Dense, chatTemplate: false);
+        using var policy = LanguageModel.Load(models.Dense, chatTemplate: false);
         var config = Small with { EpsilonTargetClipFraction = 0.5, EpsilonControllerRate = 2 };
         using var trainer = new GspoTrainer(config, policy, Arithmetic(), Rewards());
         var first = trainer.Step();
@@ -37,7 +38,7 @@ public class StudyOptionsTrainerTests(TinyModelFixture models) : IClassFixture<T
     [Fact]
     public void Without_the_controller_no_clip_range_is_logged()
     {
-        using var policy = Policy.Load(models.Dense, chatTemplate: false);
+        using var policy = LanguageModel.Load(models.Dense, chatTemplate: false);
         using var trainer = new GspoTrainer(Small, policy, Arithmetic(), Rewards());
         var m = trainer.Step();
         Assert.False(m.ContainsKey("clip/epsilon_low"));
@@ -47,7 +48,7 @@ public class StudyOptionsTrainerTests(TinyModelFixture models) : IClassFixture<T
     [Fact]
     public void Gspo_token_trains_with_step_advantages_and_step_credit_is_logged()
     {
-        using var policy = Policy.Load(models.Dense, chatTemplate: false);
+        using var policy = LanguageModel.Load(models.Dense, chatTemplate: false);
         var config = Small with { ImportanceSamplingLevel = ImportanceSamplingLevel.SequenceToken, StepAdvantageCoef = 0.5 };
         using var trainer = new GspoTrainer(config, policy, Arithmetic(), Rewards());
         var m = trainer.Step();

@@ -3,14 +3,14 @@ using GspoSharp.Models;
 using GspoSharp.Models.Architecture;
 using GspoSharp.Models.Tokenization;
 
-namespace GspoSharp.Training;
+namespace GspoSharp.Models;
 
 /// <summary>
 /// The model being trained with its tokenizer and the way dataset rows become token ids:
 /// <c>messages</c> through the chat template; a <c>prompt</c> string through the chat template as one
 /// user turn when <see cref="ChatTemplate"/> is set, else as plain text.
 /// </summary>
-public sealed class Policy(CausalLm model, HfTokenizer tokenizer, bool chatTemplate, IReadOnlyList<long> eosTokenIds) : IDisposable
+public sealed class LanguageModel(CausalLm model, HfTokenizer tokenizer, bool chatTemplate, IReadOnlyList<long> eosTokenIds) : IDisposable
 {
     /// <summary>The network.</summary>
     public CausalLm Model { get; } = model;
@@ -28,7 +28,7 @@ public sealed class Policy(CausalLm model, HfTokenizer tokenizer, bool chatTempl
     /// <summary>Loads a model directory: weights, tokenizer, and end-of-sequence ids from
     /// generation_config.json, config.json or the tokenizer, in that order.</summary>
     /// <paramref name="projectionWeightDtype"/>: keep the projection weights in this dtype, frozen (a LoRA run's half-precision base).
-    public static Policy Load(string directory, bool chatTemplate, string device = "cpu", TorchSharp.torch.ScalarType? projectionWeightDtype = null)
+    public static LanguageModel Load(string directory, bool chatTemplate, string device = "cpu", TorchSharp.torch.ScalarType? projectionWeightDtype = null)
     {
         var tokenizer = HfTokenizer.Load(directory);
         var model = ModelDirectory.Load(directory, device: TorchSharp.torch.device(device), projectionWeightDtype: projectionWeightDtype);
@@ -45,7 +45,7 @@ public sealed class Policy(CausalLm model, HfTokenizer tokenizer, bool chatTempl
             model.Dispose();
             throw new ModelFormatException($"{directory}: the tokenizer has no chat template, but chat_template is on.");
         }
-        return new Policy(model, tokenizer, chatTemplate, eos.Select(i => (long)i).ToList());
+        return new LanguageModel(model, tokenizer, chatTemplate, eos.Select(i => (long)i).ToList());
     }
 
     /// <summary>The prompt of a dataset row as the model sees it (rendered text).</summary>
