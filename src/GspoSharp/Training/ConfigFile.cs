@@ -153,16 +153,7 @@ public static class ConfigFile
     }
 
     /// <summary>PascalCase → snake_case (NumGenerations → num_generations, AdamBeta1 → adam_beta1).</summary>
-    public static string SnakeCase(string name)
-    {
-        var text = new StringBuilder();
-        for (int i = 0; i < name.Length; i++)
-        {
-            if (char.IsUpper(name[i]) && i > 0) text.Append('_');
-            text.Append(char.ToLowerInvariant(name[i]));
-        }
-        return text.ToString();
-    }
+    public static string SnakeCase(string name) => TrainConfig.Key(name);
 
     /// <summary>The config as YAML, one documented key per line (the resolved config of a run).</summary>
     public static string ToYaml(TrainConfig config)

@@ -9,7 +9,7 @@ namespace GspoSharp.Training;
 /// Every option of <c>gspo train</c>, with its default and where the default comes from. Keys are
 /// the snake_case property names (<c>NumGenerations</c> → <c>num_generations</c>) and follow TRL's
 /// GRPOConfig wherever TRL has the concept, so a TRL GSPO recipe maps option for option.
-/// Read with <see cref="ConfigFile"/>; checked by <see cref="Validate"/> before any work starts.
+/// Read with <c>ConfigFile</c>; checked by <see cref="Validate"/> before any work starts.
 /// </summary>
 public sealed partial record TrainConfig
 {
@@ -208,6 +208,18 @@ public sealed partial record TrainConfig
     /// <summary>Rollout batch size, B·G.</summary>
     public int CompletionsPerStep => PromptsPerStep * NumGenerations;
 
+    /// <summary>The config key of a property: PascalCase → snake_case (NumGenerations → num_generations, AdamBeta1 → adam_beta1).</summary>
+    public static string Key(string propertyName)
+    {
+        var text = new System.Text.StringBuilder();
+        for (int i = 0; i < propertyName.Length; i++)
+        {
+            if (char.IsUpper(propertyName[i]) && i > 0) text.Append('_');
+            text.Append(char.ToLowerInvariant(propertyName[i]));
+        }
+        return text.ToString();
+    }
+
     /// <summary>Checks every value and their consistency before any work starts; throws
     /// <see cref="ArgumentException"/> naming the key; returns warnings.</summary>
     public IReadOnlyList<string> Validate()
@@ -294,7 +306,7 @@ public sealed partial record TrainConfig
         }
         catch (ArgumentException e)
         {
-            throw new ArgumentException($"{ConfigFile.SnakeCase(e.ParamName ?? nameof(MaxCompletionLength))}: {e.Message}");
+            throw new ArgumentException($"{Key(e.ParamName ?? nameof(MaxCompletionLength))}: {e.Message}");
         }
     }
 }
