@@ -6,7 +6,8 @@ using GspoSharp.Models.Tokenization;
 namespace GspoSharp.Models;
 
 /// <summary>
-/// The model being trained with its tokenizer and the way dataset rows become token ids:
+/// A causal language model with its tokenizer and the way dataset rows become token ids — what
+/// training, evaluation, generation and serving load:
 /// <c>messages</c> through the chat template; a <c>prompt</c> string through the chat template as one
 /// user turn when <see cref="ChatTemplate"/> is set, else as plain text.
 /// </summary>
