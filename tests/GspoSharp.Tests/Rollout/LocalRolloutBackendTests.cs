@@ -38,7 +38,7 @@ public class LocalRolloutBackendTests
     }
 
     [Fact]
-    public void Cancellation_is_observed_between_engine_calls_and_releases_what_was_sampled()
+    public async Task Cancellation_is_observed_between_engine_calls_and_releases_what_was_sampled()
     {
         var lm = Model();
         using var backend = new LocalRolloutBackend(lm);
@@ -50,6 +50,8 @@ public class LocalRolloutBackendTests
         using var during = new CancellationTokenSource();
         var seen = new HashSet<int>();
         using var split = new LocalRolloutBackend(lm) { BatchPrompts = 2, OnToken = (p, _, _) => { seen.Add(p); during.Cancel(); } };
+        // One full call first, so that what the model keeps between calls (its rotary table, made on first use) exists before counting.
+        (await backend.GenerateAsync(Prompts, Options)).Dispose();
         long live = Tensor.TotalCount;
         Assert.Throws<OperationCanceledException>(() => split.GenerateAsync(Prompts, Options, during.Token).GetAwaiter().GetResult());
         Assert.Equal(new[] { 0, 1 }, seen.Order());

@@ -13,6 +13,7 @@ public sealed class ServeProcess : IDisposable
     public static readonly TimeSpan Limit = TimeSpan.FromSeconds(120);
 
     readonly StringBuilder stderr = new();
+    Task stderrRead = Task.CompletedTask;
 
     ServeProcess(Process process, Uri url)
     {
@@ -24,7 +25,16 @@ public sealed class ServeProcess : IDisposable
     public Process Process { get; }
     public Uri Url { get; }
     public HttpClient Http { get; }
-    public string Stderr { get { lock (stderr) return stderr.ToString(); } }
+    /// <summary>What the server wrote to stderr; once it has exited, all of it (the stream is read to its end
+    /// asynchronously, and the exit can be seen before the last text arrives).</summary>
+    public string Stderr
+    {
+        get
+        {
+            if (Process.HasExited) stderrRead.Wait(Limit);
+            lock (stderr) return stderr.ToString();
+        }
+    }
 
     public static ServeProcess Start(string model, IReadOnlyDictionary<string, string>? environment = null, params string[] options)
     {
@@ -42,7 +52,7 @@ public sealed class ServeProcess : IDisposable
                 throw new InvalidOperationException($"gspo serve did not start: {line.Result}\n{err.Result}");
             }
             var server = new ServeProcess(process, new Uri(text[text.IndexOf("http://", StringComparison.Ordinal)..].Split(',')[0].Trim() + "/"));
-            _ = err.ContinueWith(t => { lock (server.stderr) server.stderr.Append(t.Result); }, TaskScheduler.Default);
+            server.stderrRead = err.ContinueWith(t => { lock (server.stderr) server.stderr.Append(t.Result); }, TaskScheduler.Default);
             _ = process.StandardOutput.ReadToEndAsync();
             return server;
         }
