@@ -33,20 +33,35 @@ public sealed class LanguageModel(CausalLm model, HfTokenizer tokenizer, bool ch
     {
         var tokenizer = HfTokenizer.Load(directory);
         var model = ModelDirectory.Load(directory, device: TorchSharp.torch.device(device), projectionWeightDtype: projectionWeightDtype);
-        var eos = ModelDirectory.LoadGenerationConfig(directory)?.EosTokenIds is { Count: > 0 } g ? g
-            : model.Config.EosTokenIds.Count > 0 ? model.Config.EosTokenIds
-            : tokenizer.EosTokenId is { } e ? new[] { e } : Array.Empty<int>();
-        if (eos.Count == 0)
+        IReadOnlyList<long> eos;
+        try
+        {
+            eos = EndOfSequenceIds(directory, model.Config, tokenizer);
+        }
+        catch
         {
             model.Dispose();
-            throw new ModelFormatException($"{directory}: no end-of-sequence token in generation_config.json, config.json or the tokenizer.");
+            throw;
         }
         if (chatTemplate && tokenizer.ChatFormat is null)
         {
             model.Dispose();
             throw new ModelFormatException($"{directory}: the tokenizer has no chat template, but chat_template is on.");
         }
-        return new LanguageModel(model, tokenizer, chatTemplate, eos.Select(i => (long)i).ToList());
+        return new LanguageModel(model, tokenizer, chatTemplate, eos);
+    }
+
+    /// <summary>The end-of-sequence ids of a model directory: generation_config.json's, else config.json's,
+    /// else the tokenizer's; every reader of a model directory takes them from here.</summary>
+    /// <exception cref="ModelFormatException">None of the three names one.</exception>
+    public static IReadOnlyList<long> EndOfSequenceIds(string directory, ModelConfig config, HfTokenizer tokenizer)
+    {
+        var eos = ModelDirectory.LoadGenerationConfig(directory)?.EosTokenIds is { Count: > 0 } g ? g
+            : config.EosTokenIds.Count > 0 ? config.EosTokenIds
+            : tokenizer.EosTokenId is { } e ? new[] { e } : Array.Empty<int>();
+        if (eos.Count == 0)
+            throw new ModelFormatException($"{directory}: no end-of-sequence token in generation_config.json, config.json or the tokenizer.");
+        return eos.Select(i => (long)i).ToList();
     }
 
     /// <summary>The prompt of a dataset row as the model sees it (rendered text).</summary>

@@ -33,15 +33,15 @@ public sealed class ServedModel : IDisposable
         var tokenizer = HfTokenizer.Load(directory);
         var model = ModelDirectory.Load(directory, dtype, device);
         model.eval();
-        var eos = ModelDirectory.LoadGenerationConfig(directory)?.EosTokenIds is { Count: > 0 } g ? g
-            : model.Config.EosTokenIds.Count > 0 ? model.Config.EosTokenIds
-            : tokenizer.EosTokenId is { } e ? new[] { e } : Array.Empty<int>();
-        if (eos.Count == 0)
+        try
+        {
+            return new ServedModel(model, tokenizer, LanguageModel.EndOfSequenceIds(directory, model.Config, tokenizer));
+        }
+        catch
         {
             model.Dispose();
-            throw new ModelFormatException($"{directory}: no end-of-sequence token in generation_config.json, config.json or the tokenizer.");
+            throw;
         }
-        return new ServedModel(model, tokenizer, eos.Select(i => (long)i).ToList());
     }
 
     /// <inheritdoc />
