@@ -44,25 +44,17 @@ internal static class ChatEndpoint
         int? maxCompletion = f.Int("max_completion_tokens", 1, int.MaxValue);
         int? maxTokens = f.Int("max_tokens", 1, int.MaxValue);
         int max = g.MaxTokens(maxCompletion ?? maxTokens, prompts, maxCompletion is null ? "max_tokens" : "max_completion_tokens");
-        bool asIds = f.Bool("return_tokens_as_token_ids") ?? false;
-        bool returnIds = f.Bool("return_token_ids") ?? false;
-        bool stream = f.Bool("stream") ?? false;
-        bool includeUsage = SamplingFields.IncludeUsage(f, stream);
+        var shape = ResponseShape.Read(f, "chatcmpl", model, g);
+        bool asIds = shape.TokensAsIds, returnIds = shape.ReturnTokenIds;
         var p = SamplingFields.Read(f, g, logprobs ? top ?? 0 : null) with { MaxTokens = max };
         f.Ignore("metadata", "store");
         f.RejectUnknown();
 
         var request = g.Submit(prompts, n, p, adapter, context);
-        string id = $"chatcmpl-{Guid.NewGuid():N}";
-        long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        string name = model ?? g.Options.ServedModelName;
-        if (!stream)
+        if (!shape.Stream)
         {
             var choices = await g.Collect(request, context);
-            var body = new JsonObject
-            {
-                ["id"] = id, ["object"] = "chat.completion", ["created"] = created, ["model"] = name,
-                ["choices"] = new JsonArray(choices.Select(c => (JsonNode)new JsonObject
+            var body = shape.Envelope("chat.completion", new JsonArray(choices.Select(c => (JsonNode)new JsonObject
                 {
                     ["index"] = c.Index,
                     ["message"] = new JsonObject { ["role"] = "assistant", ["content"] = c.Text(g.Tokenizer, p), ["tool_calls"] = new JsonArray() },
@@ -70,12 +62,11 @@ internal static class ChatEndpoint
                     ["finish_reason"] = c.FinishName,
                     ["stop_reason"] = SamplingFields.StopReason(c.StopReason),
                     ["token_ids"] = returnIds ? new JsonArray(c.Tokens.Select(t => (JsonNode)t).ToArray()) : null,
-                }).ToArray()),
-                ["usage"] = SamplingFields.Usage(prompts, choices),
-                ["prompt_logprobs"] = null,
-                ["prompt_token_ids"] = returnIds ? new JsonArray(prompt.Select(t => (JsonNode)t).ToArray()) : null,
-                ["kv_transfer_params"] = null,
-            };
+                }).ToArray()));
+            body["usage"] = SamplingFields.Usage(prompts, choices);
+            body["prompt_logprobs"] = null;
+            body["prompt_token_ids"] = returnIds ? new JsonArray(prompt.Select(t => (JsonNode)t).ToArray()) : null;
+            body["kv_transfer_params"] = null;
             await JsonResponse.Write(context, body);
             return;
         }
@@ -83,10 +74,7 @@ internal static class ChatEndpoint
         var states = Generation.Choices(request);
         await g.Started(request, context);
         await Sse.Begin(context);
-        JsonObject Chunk(JsonObject choice) => new()
-        {
-            ["id"] = id, ["object"] = "chat.completion.chunk", ["created"] = created, ["model"] = name, ["choices"] = new JsonArray(choice),
-        };
+        JsonObject Chunk(JsonObject choice) => shape.Envelope("chat.completion.chunk", new JsonArray(choice));
         // The first chunk of each choice carries the role, as in vLLM (and the prompt ids with return_token_ids).
         foreach (var c in states)
         {
@@ -106,7 +94,7 @@ internal static class ChatEndpoint
                 string delta = c.TakeDelta(g.Tokenizer, p);
                 bool last = c.Finish is not null;
                 var choice = new JsonObject
-            {
+                {
                     ["index"] = c.Index,
                     ["delta"] = new JsonObject { ["content"] = delta },
                     ["logprobs"] = logprobs ? Logprobs(c, g, asIds, c.TokensSent, c.Tokens.Count) : null,
@@ -119,12 +107,7 @@ internal static class ChatEndpoint
             }
             await Sse.Flush(context);
         }
-        if (includeUsage)
-            await Sse.Data(context, new JsonObject
-            {
-                ["id"] = id, ["object"] = "chat.completion.chunk", ["created"] = created, ["model"] = name,
-                ["choices"] = new JsonArray(), ["usage"] = SamplingFields.Usage(prompts, states),
-            });
+        if (shape.IncludeUsage) await Sse.Data(context, shape.UsageChunk("chat.completion.chunk", prompts, states));
         await Sse.Done(context);
     }
 

@@ -28,27 +28,20 @@ internal static class CompletionsEndpoint
         f.Neutral("use_beam_search", false);
         int? logprobs = f.Int("logprobs", 0, Generation.MaxLogprobs);
         int maxTokens = g.MaxTokens(f.Int("max_tokens", 1, int.MaxValue) ?? 16, prompts, "max_tokens");
-        bool asIds = f.Bool("return_tokens_as_token_ids") ?? false;
-        bool returnIds = f.Bool("return_token_ids") ?? false;
-        bool stream = f.Bool("stream") ?? false;
-        bool includeUsage = SamplingFields.IncludeUsage(f, stream);
+        var shape = ResponseShape.Read(f, "cmpl", model, g);
         var p = SamplingFields.Read(f, g, logprobs) with { MaxTokens = maxTokens };
         f.RejectUnknown();
 
         var request = g.Submit(prompts, n, p, adapter, context);
-        string id = $"cmpl-{Guid.NewGuid():N}";
-        long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        string name = model ?? g.Options.ServedModelName;
-        if (!stream)
+        if (!shape.Stream)
         {
             var choices = await g.Collect(request, context);
-            await JsonResponse.Write(context, new JsonObject
-            {
-                ["id"] = id, ["object"] = "text_completion", ["created"] = created, ["model"] = name,
-                ["choices"] = new JsonArray(choices.Select(c => (JsonNode)Choice(c, g, p, asIds, returnIds, c.Text(g.Tokenizer, p), 0, c.Tokens.Count, true)).ToArray()),
-                ["usage"] = SamplingFields.Usage(prompts, choices),
-                ["system_fingerprint"] = null, ["kv_transfer_params"] = null,
-            });
+            var body = shape.Envelope("text_completion",
+                new JsonArray(choices.Select(c => (JsonNode)Choice(c, g, p, shape, c.Text(g.Tokenizer, p), 0, c.Tokens.Count, true)).ToArray()));
+            body["usage"] = SamplingFields.Usage(prompts, choices);
+            body["system_fingerprint"] = null;
+            body["kv_transfer_params"] = null;
+            await JsonResponse.Write(context, body);
             return;
         }
 
@@ -64,38 +57,31 @@ internal static class CompletionsEndpoint
                 int offset = c.Sent;
                 string delta = c.TakeDelta(g.Tokenizer, p);
                 bool first = c.TokensSent == 0;
-                var choice = Choice(c, g, p, asIds, returnIds, delta, c.TokensSent, c.Tokens.Count, first, offset);
+                var choice = Choice(c, g, p, shape, delta, c.TokensSent, c.Tokens.Count, first, offset);
                 c.TokensSent = c.Tokens.Count;
-                await Sse.Data(context, new JsonObject
-                {
-                    ["id"] = id, ["object"] = "text_completion", ["created"] = created, ["model"] = name,
-                    ["choices"] = new JsonArray(choice), ["usage"] = null,
-                }, flush: false);
+                var chunk = shape.Envelope("text_completion", new JsonArray(choice));
+                chunk["usage"] = null;
+                await Sse.Data(context, chunk, flush: false);
             }
             await Sse.Flush(context);
         }
-        if (includeUsage)
-            await Sse.Data(context, new JsonObject
-            {
-                ["id"] = id, ["object"] = "text_completion", ["created"] = created, ["model"] = name,
-                ["choices"] = new JsonArray(), ["usage"] = SamplingFields.Usage(prompts, states),
-            });
+        if (shape.IncludeUsage) await Sse.Data(context, shape.UsageChunk("text_completion", prompts, states));
         await Sse.Done(context);
     }
 
     /// <summary>A choice (or a stream chunk's choice) covering tokens [from, to).</summary>
-    static JsonObject Choice(ChoiceState c, Generation g, SequenceParams p, bool asIds, bool returnIds, string text, int from, int to, bool withPrompt, int textOffset = 0)
+    static JsonObject Choice(ChoiceState c, Generation g, SequenceParams p, ResponseShape shape, string text, int from, int to, bool withPrompt, int textOffset = 0)
     {
         var choice = new JsonObject
         {
             ["index"] = c.Index,
             ["text"] = text,
-            ["logprobs"] = p.Logprobs is null ? null : Logprobs(c, g, asIds, from, to, textOffset),
+            ["logprobs"] = p.Logprobs is null ? null : Logprobs(c, g, shape.TokensAsIds, from, to, textOffset),
             ["finish_reason"] = to == c.Tokens.Count ? c.FinishName : null,
             ["stop_reason"] = to == c.Tokens.Count ? SamplingFields.StopReason(c.StopReason) : null,
             ["prompt_logprobs"] = null,
         };
-        if (returnIds)
+        if (shape.ReturnTokenIds)
         {
             choice["prompt_token_ids"] = withPrompt ? new JsonArray(c.PromptIds.Select(i => (JsonNode)i).ToArray()) : null;
             choice["token_ids"] = new JsonArray(c.Tokens.Skip(from).Take(to - from).Select(i => (JsonNode)i).ToArray());
