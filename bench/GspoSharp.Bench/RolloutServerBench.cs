@@ -39,7 +39,7 @@ internal static class RolloutServerBench
                 while (servers.Count < count) servers.Add(StartServer(model));
                 var urls = servers.Select(s => s.Url).ToList();
                 var run = Path.Combine(dir, $"run-{count}");
-                TrainingRun.Execute(count == 0 ? config : config with { RolloutBackend = RolloutBackendKind.Http, RolloutServers = urls }, run, new Silent());
+                TrainingRun.Execute(count == 0 ? config : config with { RolloutBackend = RolloutBackendKind.Http, RolloutServers = urls }, run, TrainingProgress.None);
                 var lines = File.ReadAllLines(Path.Combine(run, "metrics.jsonl")).Select(l => JsonNode.Parse(l)!.AsObject())
                     .Where(m => m.ContainsKey("loss") && m["step"]!.GetValue<int>() > 1).ToList();
                 double Mean(string key) => lines.Average(m => m[key]?.GetValue<double>() ?? 0);
@@ -70,14 +70,5 @@ internal static class RolloutServerBench
         _ = process.StandardOutput.ReadToEndAsync();
         _ = process.StandardError.ReadToEndAsync();
         return (process, url);
-    }
-
-    sealed class Silent : ITrainingProgress
-    {
-        public void Stage(string stage, string description) { }
-        public void SftStep(int step, int total, double loss) { }
-        public void RlStep(int step, int total, IReadOnlyDictionary<string, double> metrics, TimeSpan elapsed) { }
-        public void Evaluated(string label, EvaluationResult result) { }
-        public void Warning(string message) { }
     }
 }
