@@ -43,7 +43,8 @@ public static class ExperimentRunner
                 continue;
             }
             if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);   // started, never checkpointed
-            string warm = WarmStart(matrix, run.Model, outputDirectory, progress.Training);
+            string? warm = WarmStart(matrix, run.Model, outputDirectory, progress.Training, stopRequested);
+            if (warm is null) return;   // stopped during the warm start: nothing of it is kept, a rerun starts it again
             progress.Run(run, i + 1, runs.Count, "starting");
             TrainingRun.Execute(run.Config with { Model = warm, SftSteps = 0 }, directory, progress.Training, stopRequested);
         }
@@ -60,9 +61,10 @@ public static class ExperimentRunner
     /// <summary>
     /// The warm-started model of <paramref name="model"/>: created from the model's init_* options
     /// and fine-tuned for its sft_steps on its task or dataset with the warm-start seed (the base
-    /// seed), once; every arm and seed of the model starts from it.
+    /// seed), once; every arm and seed of the model starts from it. Null when <paramref name="stopRequested"/>
+    /// stopped the fine-tuning (Ctrl-C, SIGTERM): its warm-start directory is then not written.
     /// </summary>
-    static string WarmStart(ExperimentMatrix matrix, string model, string outputDirectory, ITrainingProgress progress)
+    static string? WarmStart(ExperimentMatrix matrix, string model, string outputDirectory, ITrainingProgress progress, Func<bool>? stopRequested)
     {
         string directory = Path.Combine(outputDirectory, "warm-start", model);
         if (File.Exists(Path.Combine(directory, "config.json"))) return directory;
@@ -74,7 +76,12 @@ public static class ExperimentRunner
         using var policy = LanguageModel.Load(initial, config.ChatTemplate, config.Device);
         if (config.SftSteps > 0)
             Training.WarmStart.Sft(policy, Dataset.Open(config.Task, config.Dataset, TaskSplit.Train, config.Seed, Array.Empty<Rewards.IRewardFunction>()),
-                config, progress, $"warm start of '{model}': {config.SftSteps} steps");
+                config, progress, $"warm start of '{model}': {config.SftSteps} steps", stopRequested);
+        if (stopRequested?.Invoke() == true)
+        {
+            progress.Stage("stop", $"stopped during the warm start of '{model}'; running the experiment again starts it again");
+            return null;
+        }
         ModelDirectory.Save(policy.Model, directory, companionsFrom: initial, storageDtype: storageDtype, overwrite: true);
         if (config.Model is null) Directory.Delete(initial, recursive: true);
         return directory;

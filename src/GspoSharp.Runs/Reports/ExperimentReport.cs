@@ -9,8 +9,9 @@ namespace GspoSharp.Reports;
 /// <summary>
 /// The aggregate report of an experiment: per model, each arm's mean ± std across seeds of
 /// held-out accuracy and training reward against step and against wall-clock, clip fractions,
-/// response length and (MoE) expert-activation volatility; a table of before / final / best
-/// accuracy, steps to the target accuracy, clipped fractions and volatility; per arm, how many runs
+/// response length, token entropy, train–rollout mismatch and (MoE) expert-activation volatility; a table of
+/// before / final / best accuracy, steps to the target accuracy, RL minutes, clipped fractions, mismatch and
+/// volatility, and one of the mean accuracy at every evaluation; per arm, how many runs
 /// collapsed or degraded by the fixed definitions of <see cref="RunHealth"/>, and each marked run's reason.
 /// </summary>
 public static class ExperimentReport
@@ -42,6 +43,7 @@ public static class ExperimentReport
             var group = arms.Where(a => a.Model == model).ToList();
             md.AppendLine($"## {model}").AppendLine();
             Table(md, group, matrix.TargetAccuracy);
+            Evaluations(md, group);
             foreach (var (file, title, key, ylabel, smooth, byTime) in new[]
                      {
                          ("accuracy", "Held-out accuracy", "eval/accuracy", "accuracy (pass@1)", false, false),
@@ -51,6 +53,8 @@ public static class ExperimentReport
                          ("clip-tokens", "Clipped tokens", "clip_fraction/tokens/region", "fraction of tokens", true, false),
                          ("clip-sequences", "Clipped responses", "clip_fraction/sequences/region", "fraction of responses", true, false),
                          ("volatility", "Expert-activation volatility per update", "routing/volatility", "fraction of activated experts", true, false),
+                         ("mismatch", "Train–rollout mismatch (k3 KL per token, trainer vs sampler)", "mismatch/k3_kl", "nats per token", true, false),
+                         ("entropy", "Token entropy", "entropy", "nats per token", true, false),
                          ("length", "Response length", "completions/mean_length", "tokens", true, false),
                      })
             {
@@ -101,8 +105,8 @@ public static class ExperimentReport
     static void Table(StringBuilder md, IReadOnlyList<Arm> arms, double? target)
     {
         md.AppendLine($"| arm | runs | accuracy before | final accuracy | best accuracy | steps to {(target is { } t ? F(t, "F2") : "target")} | " +
-                      "clipped tokens | clipped responses | volatility | collapsed | degraded | marked |");
-        md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
+                      "RL minutes | clipped tokens | clipped responses | mismatch KL | volatility | collapsed | degraded | marked |");
+        md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var arm in arms)
         {
             var finals = arm.Runs.Select(r => r.SummaryValue("accuracy_after")).Where(v => v is not null).Select(v => v!.Value).ToList();
@@ -117,10 +121,34 @@ public static class ExperimentReport
             string RunMean(string key, string format = "F4") =>
                 MeanStd(arm.Runs.Select(r => r.Series(key)).Where(s => s.Count > 0).Select(s => s.Average(p => p.Value)).ToList(), format);
             var marks = arm.Runs.Select(r => (r.Name, Status: Status(r))).Where(x => x.Status is not null).Select(x => $"seed {x.Name.Replace("seed-", "")}: {x.Status}");
+            string Optional(string key) => arm.Runs.Any(r => r.Series(key).Count > 0) ? RunMean(key) : "—";
+            var minutes = arm.Runs.Select(r => r.Series("time/step").Sum(p => p.Value) / 60).ToList();
             md.AppendLine($"| {arm.Name} | {arm.Runs.Count} | {MeanStd(befores)} | {MeanStd(finals)} | {MeanStd(bests)} | {steps} | " +
-                          $"{RunMean("clip_fraction/tokens/region")} | {RunMean("clip_fraction/sequences/region")} | " +
-                          $"{(arm.Runs.Any(r => r.Series("routing/volatility").Count > 0) ? RunMean("routing/volatility") : "—")} | " +
+                          $"{MeanStd(minutes, "F1")} | {RunMean("clip_fraction/tokens/region")} | {RunMean("clip_fraction/sequences/region")} | {Optional("mismatch/k3_kl")} | " +
+                          $"{Optional("routing/volatility")} | " +
                           $"{Count(arm, HealthVerdict.Collapsed)} | {Count(arm, HealthVerdict.Degraded)} | {string.Join("; ", marks)} |");
+        }
+        md.AppendLine();
+    }
+
+    /// <summary>Each arm's held-out accuracy at every evaluation step (step 0 = before RL): mean ± std over the
+    /// runs evaluated at that step, with their count when not all were (a run stopped early).</summary>
+    static void Evaluations(StringBuilder md, IReadOnlyList<Arm> arms)
+    {
+        var steps = arms.SelectMany(a => a.Runs).SelectMany(r => Accuracy(r).Select(p => p.Step)).Distinct().Order().ToList();
+        if (steps.Count == 0) return;
+        md.AppendLine("Held-out accuracy at each evaluation:").AppendLine();
+        md.AppendLine($"| arm | {string.Join(" | ", steps.Select(s => $"step {F(s, "F0")}"))} |");
+        md.AppendLine($"|---|{string.Concat(steps.Select(_ => "---|"))}");
+        foreach (var arm in arms)
+        {
+            var cells = steps.Select(step =>
+            {
+                var values = arm.Runs.Select(r => Accuracy(r).Where(p => p.Step == step).Select(p => p.Value).ToList())
+                    .Where(v => v.Count > 0).Select(v => v[^1]).ToList();
+                return values.Count == 0 ? "—" : values.Count < arm.Runs.Count ? $"{MeanStd(values, "F2")} (n={values.Count})" : MeanStd(values, "F2");
+            });
+            md.AppendLine($"| {arm.Name} | {string.Join(" | ", cells)} |");
         }
         md.AppendLine();
     }

@@ -19,6 +19,7 @@ public class StudyMatricesTests
     [InlineData("architectures", 3 * 4 * 2)]
     [InlineData("regime-mismatch", 12)]
     [InlineData("stability-mismatch", 30)]
+    [InlineData("stability-small", 3 * (8 + 4) + 3 * 7)]
     public void A_committed_matrix_loads_with_all_its_runs(string name, int runs)
     {
         var matrix = ExperimentMatrix.Load(Matrix(name));
