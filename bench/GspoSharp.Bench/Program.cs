@@ -2,13 +2,15 @@ using GspoSharp.Bench;
 using GspoSharp.Models;
 
 OpenMpSettings.PreferPassiveWaiting();   // as the gspo tool does (docs/performance.md)
-MemoryBench.AllocatorPinned = NativeAllocatorSettings.ReturnFreedTensorMemory();   // as the gspo tool does (docs/performance.md, Memory)
+NativeAllocatorSettings.ForLargeModels();   // as the gspo tool does (docs/performance.md, Memory)
 
 // Benchmarks print figures measured side by side in one run; docs/performance.md records them.
 //   dotnet run -c Release --project bench/GspoSharp.Bench -- [matmul|objective|model|rollout|step|reward|serve|servers|ops|peer|all] [--quick] [--no-peer]
 //   ... -- memory        peak memory of one update of Qwen3-0.6B / 1.7B shapes (minutes, up to ~10 GB; not part of all)
 //   ... -- memory --only=qwen3-0.6b:lora+ckpt,qwen3-1.7b:lora+ckpt+bf16   just those rows (no dtype comparison)
 //   ... -- dtype         the projection with a bfloat16 weight, three ways (the first part of memory)
+// The memory children build their models without ModelDirectory.Load: they pin the thresholds as gspo does for such models.
+if (args is ["memory-child", _, _]) MemoryBench.AllocatorPinned = NativeAllocatorSettings.ReturnFreedTensorMemory();
 if (args is ["memory-child", var childModel, var childVariant]) return GspoSharp.Bench.MemoryBench.RunChild(childModel, childVariant);
 string which = args.Length > 0 ? args[0] : "all";
 string[] known = { "matmul", "objective", "model", "rollout", "step", "reward", "serve", "servers", "ops", "peer", "memory", "dtype", "all" };

@@ -16,6 +16,11 @@ namespace GspoSharp.Models;
 /// dynamic adjustment; the trim threshold is set with it so that freed heap tops go back too.
 /// Only for glibc on Linux (musl, macOS and Windows allocators differ and are left alone), and
 /// only where the user has not chosen through glibc's own variables.
+/// The price is a fresh, zero-filled mapping for every tensor above 128 KiB where the heap would
+/// have reused memory: measured, 25–40% on the updates of the demo and 50M models, whose memory
+/// does not matter. So the <c>gspo</c> tool asks for it only for models of at least
+/// <see cref="LargeModelParameters"/> (<see cref="ForLargeModels"/>, applied by
+/// <see cref="ModelDirectory.Load"/> before the weights are allocated).
 /// </summary>
 public static class NativeAllocatorSettings
 {
@@ -27,6 +32,27 @@ public static class NativeAllocatorSettings
 
     /// <summary>Freed heap tops above this size go back to the system (glibc's default before its dynamic adjustment).</summary>
     public const int TrimThresholdBytes = 128 * 1024;
+
+    /// <summary>Models from this size on have the thresholds pinned once <see cref="ForLargeModels"/> was called.</summary>
+    public const long LargeModelParameters = 100_000_000;
+
+    static bool forLargeModels, pinned;
+
+    /// <summary>From now on, loading a model of at least <see cref="LargeModelParameters"/> parameters pins the
+    /// thresholds (<see cref="ReturnFreedTensorMemory()"/>) before its weights are allocated. The gspo tool calls this at start.</summary>
+    public static void ForLargeModels() => forLargeModels = true;
+
+    /// <summary>Called before a model of <paramref name="parameters"/> parameters is built: pins the thresholds once if
+    /// <see cref="ForLargeModels"/> asked for it and the model is large.</summary>
+    internal static void ModelLoading(double parameters)
+    {
+        if (pinned || !Pins(forLargeModels, parameters)) return;
+        pinned = true;
+        ReturnFreedTensorMemory();
+    }
+
+    /// <summary>Whether a model of <paramref name="parameters"/> parameters has the thresholds pinned.</summary>
+    internal static bool Pins(bool forLarge, double parameters) => forLarge && parameters >= LargeModelParameters;
 
     /// <summary>glibc's own ways to set its allocator; any of them set means the user chose, and is left alone.</summary>
     internal static readonly string[] UserChoices = { "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES" };

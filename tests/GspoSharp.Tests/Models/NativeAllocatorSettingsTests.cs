@@ -21,4 +21,14 @@ public class NativeAllocatorSettingsTests
     {
         Assert.False(NativeAllocatorSettings.ReturnFreedTensorMemory(n => n == name ? value : null));
     }
+
+    [Theory]
+    [InlineData(true, 99_999_999, false)]
+    [InlineData(true, 100_000_000, true)]
+    [InlineData(true, 596_049_920, true)]
+    [InlineData(false, 596_049_920, false)]
+    public void Only_large_models_pin_and_only_when_asked(bool forLarge, double parameters, bool pins)
+    {
+        Assert.Equal(pins, NativeAllocatorSettings.Pins(forLarge, parameters));
+    }
 }
