@@ -98,7 +98,7 @@ internal static class MemoryBench
         var r = JsonNode.Parse(line)!;
         string Gb(string key) => r[key] is { } v ? $"{(double)v,5:F2} GB" : "    —   ";
         return $"{model,-11} {variant,-16} {(long)r["trainable"]!,13:N0} {Gb("created_gb"),15} {Gb("peak_gb"),8} {Gb("forward_gb"),9} {Gb("backward_gb"),9} " +
-               $"{Gb("step_gb"),8} {(double)r["update_s"]!,7:F1} s  {r["allocator"]}";
+               $"{Gb("step_gb"),8} {(double)r["update_s"]!,7:F1} s  {r["allocator"]}; frozen parameters with a gradient: {r["frozen_with_gradient"]}";
     }
 
     /// <summary>The child: builds the model, runs two updates, prints one JSON line.</summary>
