@@ -41,31 +41,38 @@ internal static class MemoryBench
 
     const int Tokens = 1024, PromptTokens = 128;
 
-    /// <summary>The comparison of projection dtypes, then every (model, variant) in a child process.</summary>
-    public static void Run()
+    /// <summary>The comparison of projection dtypes, then every (model, variant) in a child process; with
+    /// <paramref name="only"/> (<c>model:variant,…</c>) just those rows and no dtype comparison.</summary>
+    public static void Run(string? only = null)
     {
-        DtypeMatmul();
+        var rows = only?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet();
+        foreach (var row in rows ?? new HashSet<string>())
+            if (row.Split(':') is not [var m, var v] || !Variants.Contains(v) || m is not ("qwen3-0.6b" or "qwen3-1.7b"))
+                throw new ArgumentException($"--only: '{row}' is not MODEL:VARIANT with MODEL qwen3-0.6b or qwen3-1.7b and VARIANT one of {string.Join(", ", Variants)}.");
+        if (rows is null) DtypeMatmul();
         Console.WriteLine($"one GSPO update: 1 sequence × {Tokens} tokens ({Tokens - PromptTokens} scored), AdamW; LoRA r 16, α 32, all-linear; " +
-                          "peak = VmHWM of a child process per row, from model creation on; time = the second update");
-        Console.WriteLine($"{"model",-11} {"configuration",-16} {"trainable",12} {"after creation",15} {"peak",8} {"update",9}");
+                          "peak = VmHWM of a child process per row, from model creation on; forward / backward / step = the peak of that phase " +
+                          "of the second update alone; time = the second update");
+        Console.WriteLine($"{"model",-11} {"configuration",-16} {"trainable",13} {"after creation",15} {"peak",8} {"forward",9} {"backward",9} {"step",8} {"update",9}  allocator");
         foreach (var model in new[] { "qwen3-0.6b", "qwen3-1.7b" })
             foreach (var variant in Variants)
             {
+                if (rows is not null && !rows.Contains($"{model}:{variant}")) continue;
                 var config = Qwen3(model);
                 if (variant == "full" && model == "qwen3-1.7b")
                 {
                     // Weights, gradients and two AdamW moments in float32, before any activation.
                     double bytes = 16.0 * config.ParameterCount();
-                    Console.WriteLine($"{model,-11} {variant,-16} {config.ParameterCount(),12:N0} {"",15} {"not run",8}: needs ≥ {bytes / 1e9:F1} GB " +
+                    Console.WriteLine($"{model,-11} {variant,-16} {config.ParameterCount(),13:N0} {"",15} {"not run",8}: needs ≥ {bytes / 1e9:F1} GB " +
                                       $"(16 bytes per parameter) of {TotalMemoryGb():F1} GB");
                     continue;
                 }
                 if (variant == "lora" && model == "qwen3-1.7b")
                 {
-                    // Without checkpointing, the 0.6B shape's activations of one 1024-token update are ≈ 12 GB
-                    // (its LoRA peak less its weights); the 1.7B shape's are larger still, beside 6.9 GB of float32 weights.
-                    Console.WriteLine($"{model,-11} {variant,-16} {"",12} {"",15} {"not run",8}: float32 weights ({4.0 * config.ParameterCount() / 1e9:F1} GB) " +
-                                      "and activations without checkpointing (≈ 12 GB on the 0.6B shape) exceed a shared 24 GB machine");
+                    // Without checkpointing the activations of every layer live until the backward pass: on the 0.6B
+                    // shape the LoRA peak less its float32 weights; on the 1.7B shape twice as wide, beside 6.9 GB of weights.
+                    Console.WriteLine($"{model,-11} {variant,-16} {"",13} {"",15} {"not run",8}: float32 weights ({4.0 * config.ParameterCount() / 1e9:F1} GB) " +
+                                      "and every layer's activations (twice the 0.6B shape's) exceed a shared 24 GB machine");
                     continue;
                 }
                 Console.WriteLine(Child(model, variant));
@@ -89,7 +96,9 @@ internal static class MemoryBench
         if (child.ExitCode != 0 || line is null)
             return $"{model,-11} {variant,-16} failed (exit {child.ExitCode}): {stderr.Result.Split('\n').FirstOrDefault(l => l.Length > 0)}";
         var r = JsonNode.Parse(line)!;
-        return $"{model,-11} {variant,-16} {(long)r["trainable"]!,12:N0} {(double)r["created_gb"]!,12:F2} GB {(double)r["peak_gb"]!,5:F2} GB {(double)r["update_s"]!,7:F1} s";
+        string Gb(string key) => r[key] is { } v ? $"{(double)v,5:F2} GB" : "    —   ";
+        return $"{model,-11} {variant,-16} {(long)r["trainable"]!,13:N0} {Gb("created_gb"),15} {Gb("peak_gb"),8} {Gb("forward_gb"),9} {Gb("backward_gb"),9} " +
+               $"{Gb("step_gb"),8} {(double)r["update_s"]!,7:F1} s  {r["allocator"]}; frozen parameters with a gradient: {r["frozen_with_gradient"]}";
     }
 
     /// <summary>The child: builds the model, runs two updates, prints one JSON line.</summary>
@@ -113,27 +122,63 @@ internal static class MemoryBench
         using var ids = randint(0, config.VocabSize, new long[] { 1, Tokens }, generator: generator);
         using var mask = ones(new long[] { 1, Tokens }, ScalarType.Bool);
         using var targets = cat(new[] { zeros(new long[] { 1, PromptTokens - 1 }, ScalarType.Bool), ones(new long[] { 1, Tokens - PromptTokens }, ScalarType.Bool) }, 1);
-        double seconds = 0;
+        double seconds = 0, peak = 0;
+        var phases = new double?[3];
         for (int update = 0; update < 2; update++)
         {
             using var scope = NewDisposeScope();
+            bool last = update == 1;
             var clock = Stopwatch.StartNew();
             policy.train();
             optimization.ZeroGrad();
+            if (last) peak = Math.Max(peak, ResetPeak());
             using var scores = policy.ScoreTokens(ids, mask, targets);
             var old = scores.LogProbs.detach();
             using var loss = PolicyObjective.Compute(new PolicyBatch(scores.LogProbs, old, ones(1), targets), PolicyObjectiveOptions.Gspo());
+            if (last) phases[0] = PhasePeak(ref peak);
             loss.Loss.backward();
+            if (last) phases[1] = PhasePeak(ref peak);
             optimization.Step(1.0);
             seconds = clock.Elapsed.TotalSeconds;
+            if (last) phases[2] = PhasePeak(ref peak);
         }
         long trainable = policy.TrainableParameters().Sum(p => p.Parameter.numel());
+        // Optimizer state for exactly the trainable tensors; a frozen parameter holds no gradient.
+        long frozenGradients = policy.parameters().Count(p => !p.requires_grad && p.grad is not null);
         Console.WriteLine(new JsonObject
         {
             ["model"] = model, ["variant"] = variant, ["trainable"] = trainable, ["created_gb"] = created,
-            ["peak_gb"] = ResidentGb("VmHWM"), ["update_s"] = seconds,
+            ["peak_gb"] = Math.Max(peak, ResidentGb("VmHWM")), ["forward_gb"] = phases[0], ["backward_gb"] = phases[1], ["step_gb"] = phases[2],
+            ["update_s"] = seconds, ["frozen_with_gradient"] = frozenGradients,
+            ["allocator"] = AllocatorPinned ? "mmap threshold pinned" : "glibc defaults",
         }.ToJsonString());
         return 0;
+    }
+
+    /// <summary>Whether this process pinned glibc's thresholds at start (Program.cs; not when the user set glibc's variables).</summary>
+    public static bool AllocatorPinned { get; set; }
+
+    /// <summary>The peak since the last reset (null when the kernel refuses resets), and a new reset.</summary>
+    static double? PhasePeak(ref double peak)
+    {
+        double hwm = ResidentGb("VmHWM");
+        peak = Math.Max(peak, hwm);
+        return ResetPeak() >= 0 ? hwm : null;
+    }
+
+    /// <summary>Returns the peak so far and resets it to the current resident size (Linux ≥ 4.0: "5" to clear_refs); −1 if refused.</summary>
+    static double ResetPeak()
+    {
+        double hwm = ResidentGb("VmHWM");
+        try
+        {
+            File.WriteAllText("/proc/self/clear_refs", "5");
+            return hwm;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return -1;
+        }
     }
 
     /// <summary>A field of /proc/self/status (kB) in GB (10⁹ bytes).</summary>

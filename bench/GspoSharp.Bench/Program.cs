@@ -2,11 +2,15 @@ using GspoSharp.Bench;
 using GspoSharp.Models;
 
 OpenMpSettings.PreferPassiveWaiting();   // as the gspo tool does (docs/performance.md)
+NativeAllocatorSettings.ForLargeModels();   // as the gspo tool does (docs/performance.md, Memory)
 
 // Benchmarks print figures measured side by side in one run; docs/performance.md records them.
 //   dotnet run -c Release --project bench/GspoSharp.Bench -- [matmul|objective|model|rollout|step|reward|serve|servers|ops|peer|all] [--quick] [--no-peer]
 //   ... -- memory        peak memory of one update of Qwen3-0.6B / 1.7B shapes (minutes, up to ~10 GB; not part of all)
+//   ... -- memory --only=qwen3-0.6b:lora+ckpt,qwen3-1.7b:lora+ckpt+bf16   just those rows (no dtype comparison)
 //   ... -- dtype         the projection with a bfloat16 weight, three ways (the first part of memory)
+// The memory children build their models without ModelDirectory.Load: they pin the thresholds as gspo does for such models.
+if (args is ["memory-child", _, _]) MemoryBench.AllocatorPinned = NativeAllocatorSettings.ReturnFreedTensorMemory();
 if (args is ["memory-child", var childModel, var childVariant]) return GspoSharp.Bench.MemoryBench.RunChild(childModel, childVariant);
 string which = args.Length > 0 ? args[0] : "all";
 string[] known = { "matmul", "objective", "model", "rollout", "step", "reward", "serve", "servers", "ops", "peer", "memory", "dtype", "all" };
@@ -16,7 +20,7 @@ if (!known.Contains(which))
     Console.Error.WriteLine($"error: unknown benchmark '{which}'; use {string.Join(", ", known)}.");
     return 1;
 }
-if (args.Skip(1).FirstOrDefault(a => !options.Contains(a)) is { } unknown)
+if (args.Skip(1).FirstOrDefault(a => !options.Contains(a) && !(which is "memory" && a.StartsWith("--only=", StringComparison.Ordinal))) is { } unknown)
 {
     Console.Error.WriteLine($"error: unknown option '{unknown}'; use {string.Join(", ", options)}.");
     return 1;
@@ -35,6 +39,6 @@ if (which is "serve" or "all") ServeBench.Run(quick: args.Contains("--quick")); 
 if (which is "servers" or "all") RolloutServerBench.Run(quick: args.Contains("--quick"));   // gspo serve child processes on loopback
 if (which is "ops") OpsBench.Run();
 if (which is "peer") PeerBench.Run(quick: args.Contains("--quick"));
-if (which is "memory") MemoryBench.Run();
+if (which is "memory") MemoryBench.Run(args.FirstOrDefault(a => a.StartsWith("--only=", StringComparison.Ordinal))?["--only=".Length..]);
 if (which is "dtype") MemoryBench.DtypeMatmul();
 return 0;

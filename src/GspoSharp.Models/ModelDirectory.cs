@@ -43,6 +43,7 @@ public static class ModelDirectory
         var config = ModelConfig.Load(Path.Combine(directory, ConfigFileName));
         using var checkpoint = HfSafetensorsCheckpoint.Open(directory);
         CheckSizes(config, checkpoint, Path.Combine(directory, ConfigFileName));
+        NativeAllocatorSettings.ModelLoading(config.ParameterCountEstimate());
         CausalLm model;
         using (projectionWeightDtype is { } stored ? ProjectionLinear.WeightsStoredIn(stored) : null)
             model = new CausalLm(config, dtype);

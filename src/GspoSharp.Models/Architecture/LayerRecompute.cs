@@ -43,6 +43,12 @@ internal sealed class LayerRecompute : autograd.SingleTensorFunction<LayerRecomp
     /// <inheritdoc />
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
     {
+        // TorchSharp wraps every gradient that passes through a custom function of the layer (the widened
+        // projections of a half-precision base: their incoming and returned gradients) in a Tensor object
+        // registered with the current dispose scope, which is the caller's, live until its update ends: ~90 MB
+        // per layer on Qwen3-0.6B, 2.5 GB over 28 layers. The engine holds its own references while it needs
+        // them, so this layer's are released when its recomputation is done.
+        using var scope = NewDisposeScope();
         var layer = (Func<Tensor, Tensor, Tensor, Tensor, Tensor>)ctx.get_data("layer");
         var saved = ctx.get_saved_variables();
         var rng = ((Tensor[])ctx.get_data("rng"))[0];
@@ -54,7 +60,7 @@ internal sealed class LayerRecompute : autograd.SingleTensorFunction<LayerRecomp
         random.set_rng_state(after);
         Recomputations++;
         rng.Dispose();
-        var grad = input.grad?.detach().clone();
+        var grad = input.grad?.detach().clone().MoveToOuterDisposeScope();
         return new List<Tensor> { grad!, null!, null!, null!, null!, null! };
     }
 }

@@ -59,12 +59,17 @@ internal sealed class SelectedLogProbs : autograd.SingleTensorFunction<SelectedL
             var y = targets.narrow(0, start, rows).unsqueeze(1);
             logProbs.narrow(0, start, rows).copy_(logits.gather(1, y).squeeze(1) - lse);
             logSumExp.narrow(0, start, rows).copy_(lse);
-            // H = lse − Σ p·logits
-            entropy.narrow(0, start, rows).copy_(lse - ((logits - lse.unsqueeze(1)).exp() * logits).sum(1));
+            // H = lse − Σ p·logits; p overwrites its own temporary, so a chunk holds two [rows, V] buffers, not four.
+            var p = (logits - lse.unsqueeze(1)).exp_();
+            entropy.narrow(0, start, rows).copy_(lse - p.mul_(logits).sum(1));
         }
         ctx.save_for_backward(new List<Tensor> { hidden, weight, targets, logSumExp });
         ctx.save_data("temperature", temperature);
         ctx.save_data("chunk", chunk);
+        // Which inputs want a gradient, known now: under LoRA the output head (the tied embedding) is frozen,
+        // and its [V, d] float32 gradient — 622 MB for Qwen3-0.6B — is then never allocated nor computed.
+        ctx.save_data("grad_hidden", hidden.requires_grad);
+        ctx.save_data("grad_weight", weight.requires_grad);
         // Undefined output gradients stay undefined: materialising them would use TorchSharp's
         // cached output templates, which belong to the caller's dispose scope and may be gone.
         ctx.set_materialize_grads(false);
@@ -78,29 +83,34 @@ internal sealed class SelectedLogProbs : autograd.SingleTensorFunction<SelectedL
         double temperature = (double)ctx.get_data("temperature");
         long chunk = (long)ctx.get_data("chunk");
         if (grad.IsInvalid) return new List<Tensor> { null!, null!, null!, null!, null!, null! };
+        bool wantHidden = (bool)ctx.get_data("grad_hidden"), wantWeight = (bool)ctx.get_data("grad_weight");
         long n = hidden.shape[0];
         var acc = Precision.Accumulate(hidden.dtype);
-        var gradHidden = zeros_like(hidden);
-        var gradWeight = zeros(weight.shape, acc, weight.device);
-        for (long start = 0; start < n; start += chunk)
+        var gradHidden = wantHidden ? zeros_like(hidden) : null;
+        var gradWeight = wantWeight ? zeros(weight.shape, acc, weight.device) : null;
+        for (long start = 0; start < n && (wantHidden || wantWeight); start += chunk)
         {
             using var scope = NewDisposeScope();
             long rows = Math.Min(chunk, n - start);
             var h = hidden.narrow(0, start, rows);
-            var logits = Logits(h, weight, temperature);
+            // In place on the recomputed logits (the same operations, so the same values, as out of place):
+            // one [rows, V] buffer per chunk instead of five.
+            var dLogits = Logits(h, weight, temperature);
             var g = grad.narrow(0, start, rows).to_type(acc).unsqueeze(1);
-            var dLogits = -(logits - logSumExp.narrow(0, start, rows).unsqueeze(1)).exp() * g;    // −softmax · g
+            dLogits.sub_(logSumExp.narrow(0, start, rows).unsqueeze(1)).exp_().mul_(g).neg_();    // −softmax · g
             using var inverse = (1 / temperature).ToScalar();
-            dLogits = dLogits.scatter_add(1, targets.narrow(0, start, rows).unsqueeze(1), g).mul(inverse);
-            gradHidden.narrow(0, start, rows).copy_(dLogits.matmul(weight.to_type(acc)));
-            gradWeight.add_(dLogits.t().matmul(h.to_type(acc)), Scalars.One);
+            dLogits.scatter_add_(1, targets.narrow(0, start, rows).unsqueeze(1), g).mul_(inverse);
+            gradHidden?.narrow(0, start, rows).copy_(dLogits.matmul(weight.to_type(acc)));
+            gradWeight?.add_(dLogits.t().matmul(h.to_type(acc)), Scalars.One);
         }
-        return new List<Tensor> { gradHidden, gradWeight.to_type(weight.dtype), null!, null!, null!, null! };
+        return new List<Tensor> { gradHidden!, gradWeight?.to_type(weight.dtype)!, null!, null!, null!, null! };
     }
 
     static Tensor Logits(Tensor hidden, Tensor weight, double temperature)
     {
         using var t = temperature.ToScalar();   // kept alive through the call: see Scalars
-        return hidden.matmul(weight.t()).to_type(Precision.Accumulate(hidden.dtype)).div(t);
+        var logits = hidden.matmul(weight.t());
+        var acc = Precision.Accumulate(hidden.dtype);
+        return logits.dtype == acc ? logits.div_(t) : logits.to_type(acc).div_(t);
     }
 }

@@ -77,4 +77,24 @@ public class FusedProjectionTests
         Assert.True(MaxDiff(changed, baseOnly) > 1e-3);
     }
 
+    [Fact]
+    public void A_half_precision_base_is_fused_in_half_precision_and_computes_the_same()
+    {
+        using var lm = RandomModel(Config(ModelType.Qwen3), dtype: ScalarType.Float64);
+        Lora.StoreBase(lm, ScalarType.BFloat16);
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var (full, incremental) = Run(lm);
+        Tensor fusedFull, fusedIncremental;
+        using (lm.FuseProjections())
+        {
+            var attentions = lm.named_modules().Select(m => m.module).OfType<Attention>().ToList();
+            Assert.NotEmpty(attentions);
+            Assert.All(attentions, a => Assert.Equal(ScalarType.BFloat16, a.FusedWeightDtype));
+            (fusedFull, fusedIncremental) = Run(lm);
+        }
+        var real = tensor(Mask).unsqueeze(-1).expand_as(full);
+        Assert.True(MaxDiff(full.masked_select(real), fusedFull.masked_select(real)) <= 1e-10, "full forward");
+        Assert.True(MaxDiff(incremental.masked_select(real), fusedIncremental.masked_select(real)) <= 1e-10, "incremental");
+    }
 }

@@ -77,6 +77,28 @@ public class ScoringTests
         }
     }
 
+    [Theory]
+    [InlineData(true, false)]    // LoRA: a frozen output head, gradients flow to the hidden states only
+    [InlineData(false, true)]    // a frozen body: only the head's gradient
+    public void A_frozen_input_gets_no_gradient_and_the_other_the_plain_one(bool hiddenTrains, bool weightTrains)
+    {
+        using var scope = NewDisposeScope();
+        var generator = new Generator(5);
+        var hidden = randn(new long[] { 40, 8 }, ScalarType.Float64, generator: generator).requires_grad_(hiddenTrains);
+        var weight = randn(new long[] { 29, 8 }, ScalarType.Float64, generator: generator).requires_grad_(weightTrains);
+        var targets = randint(0, 29, new long[] { 40 }, generator: generator);
+        var coefficients = linspace(-1, 2, 40, ScalarType.Float64);
+        var trained = hiddenTrains ? hidden : weight;
+
+        var plain = (hidden.matmul(weight.t()) / 1.3).log_softmax(-1).gather(1, targets.unsqueeze(1)).squeeze(1);
+        var expected = autograd.grad(new[] { (plain * coefficients).sum() }, new[] { trained })[0];
+
+        var (chunked, _) = SelectedLogProbs.Compute(hidden, weight, targets, 1.3, chunkRows: 7);
+        (chunked * coefficients).sum().backward();
+        Assert.True(MaxDiff(expected, trained.grad!) <= 1e-12, "gradient of the trained input");
+        Assert.Null((hiddenTrains ? weight : hidden).grad);
+    }
+
     [Fact]
     public void Tied_embeddings_are_one_parameter()
     {

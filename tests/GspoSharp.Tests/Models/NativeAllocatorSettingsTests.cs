@@ -1,0 +1,34 @@
+using GspoSharp.Models;
+
+namespace GspoSharp.Tests.Models;
+
+/// <summary>glibc's mmap and trim thresholds are pinned at start unless the user chose through glibc's own variables.</summary>
+public class NativeAllocatorSettingsTests
+{
+    [Fact]
+    public void Pins_the_thresholds_on_glibc_when_the_user_chose_nothing()
+    {
+        bool glibc = OperatingSystem.IsLinux() && File.Exists("/proc/self/maps")
+                     && File.ReadLines("/proc/self/maps").Any(l => l.Contains("libc.so.6", StringComparison.Ordinal));
+        Assert.Equal(glibc, NativeAllocatorSettings.ReturnFreedTensorMemory(_ => null));
+    }
+
+    [Theory]
+    [InlineData("MALLOC_MMAP_THRESHOLD_", "1048576")]
+    [InlineData("MALLOC_TRIM_THRESHOLD_", "0")]
+    [InlineData("GLIBC_TUNABLES", "glibc.malloc.arena_max=2")]
+    public void Leaves_the_allocator_alone_when_the_user_set_a_glibc_variable(string name, string value)
+    {
+        Assert.False(NativeAllocatorSettings.ReturnFreedTensorMemory(n => n == name ? value : null));
+    }
+
+    [Theory]
+    [InlineData(true, 99_999_999, false)]
+    [InlineData(true, 100_000_000, true)]
+    [InlineData(true, 596_049_920, true)]
+    [InlineData(false, 596_049_920, false)]
+    public void Only_large_models_pin_and_only_when_asked(bool forLarge, double parameters, bool pins)
+    {
+        Assert.Equal(pins, NativeAllocatorSettings.Pins(forLarge, parameters));
+    }
+}
