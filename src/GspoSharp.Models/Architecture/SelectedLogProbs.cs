@@ -60,7 +60,7 @@ internal sealed class SelectedLogProbs : autograd.SingleTensorFunction<SelectedL
             logProbs.narrow(0, start, rows).copy_(logits.gather(1, y).squeeze(1) - lse);
             logSumExp.narrow(0, start, rows).copy_(lse);
             // H = lse − Σ p·logits
-            entropy.narrow(0, start, rows).copy_(lse - ((logits - lse.unsqueeze(1)).exp() * logits).sum(1));
+            entropy.narrow(0, start, rows).copy_(lse - (logits - lse.unsqueeze(1)).exp_().mul_(logits).sum(1));
         }
         ctx.save_for_backward(new List<Tensor> { hidden, weight, targets, logSumExp });
         ctx.save_data("temperature", temperature);
@@ -89,9 +89,15 @@ internal sealed class SelectedLogProbs : autograd.SingleTensorFunction<SelectedL
             var h = hidden.narrow(0, start, rows);
             var logits = Logits(h, weight, temperature);
             var g = grad.narrow(0, start, rows).to_type(acc).unsqueeze(1);
-            var dLogits = -(logits - logSumExp.narrow(0, start, rows).unsqueeze(1)).exp() * g;    // −softmax · g
-            using var inverse = (1 / temperature).ToScalar();
-            dLogits = dLogits.scatter_add(1, targets.narrow(0, start, rows).unsqueeze(1), g).mul(inverse);
+            // −softmax · g, in place on the chunk's own logits: the same operations, without a new
+            // [rows, V] tensor for each.
+            var dLogits = logits.sub_(logSumExp.narrow(0, start, rows).unsqueeze(1)).exp_().mul_(g.neg());
+            dLogits = dLogits.scatter_add_(1, targets.narrow(0, start, rows).unsqueeze(1), g);
+            if (temperature != 1)
+            {
+                using var inverse = (1 / temperature).ToScalar();
+                dLogits = dLogits.mul_(inverse);
+            }
             gradHidden.narrow(0, start, rows).copy_(dLogits.matmul(weight.to_type(acc)));
             gradWeight.add_(dLogits.t().matmul(h.to_type(acc)), Scalars.One);
         }
@@ -100,7 +106,9 @@ internal sealed class SelectedLogProbs : autograd.SingleTensorFunction<SelectedL
 
     static Tensor Logits(Tensor hidden, Tensor weight, double temperature)
     {
+        var logits = hidden.matmul(weight.t()).to_type(Precision.Accumulate(hidden.dtype));
+        if (temperature == 1) return logits;   // dividing by 1 changes nothing and costs a pass over [rows, V]
         using var t = temperature.ToScalar();   // kept alive through the call: see Scalars
-        return hidden.matmul(weight.t()).to_type(Precision.Accumulate(hidden.dtype)).div(t);
+        return logits.div(t);
     }
 }
