@@ -8,6 +8,8 @@ OpenMpSettings.PreferPassiveWaiting();   // as the gspo tool does (docs/performa
 //   ... -- memory        peak memory of one update of Qwen3-0.6B / 1.7B shapes (minutes, up to ~10 GB; not part of all)
 //   ... -- dtype         the projection with a bfloat16 weight, three ways (the first part of memory)
 if (args is ["memory-child", var childModel, var childVariant]) return GspoSharp.Bench.MemoryBench.RunChild(childModel, childVariant);
+// The memory benchmark's children above measure peaks with glibc's defaults; everything else runs as gspo does.
+if (Environment.GetEnvironmentVariable("GSPO_BENCH_MALLOC_DEFAULTS") is null) MallocSettings.ReuseFreedMemory();
 if (args is ["peer-child", _, _, _, _, _, _]) return GspoSharp.Bench.PeerBench.RunChild(args);   // one row of peer, in a process of its own
 string which = args.Length > 0 ? args[0] : "all";
 string[] known = { "matmul", "objective", "model", "rollout", "step", "reward", "serve", "servers", "ops", "peer", "memory", "dtype", "all" };

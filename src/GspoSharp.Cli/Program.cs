@@ -3,6 +3,7 @@ using GspoSharp.Cli.Commands;
 using GspoSharp.Models;
 
 OpenMpSettings.PreferPassiveWaiting();   // before LibTorch starts its threads
+MallocSettings.ReuseFreedMemory();        // freed tensors' memory is reused, not page-faulted in again (docs/performance.md)
 if (GspoSharp.Cli.TestHooks.Start() is { } hookError)   // test-only variables; nothing happens when they are unset
 {
     Console.Error.WriteLine($"error: {hookError}");
