@@ -243,7 +243,7 @@ public sealed class CausalLm : nn.Module
     public Tensor Logits(Tensor hidden)
     {
         using var scope = NewDisposeScope();
-        var logits = nn.functional.linear(hidden, OutputWeight);
+        var logits = FewRowsLinear.Apply(hidden, OutputWeight);   // a decoding step of a few rows: see FewRowsLinear
         var accumulate = Precision.Accumulate(hidden.dtype);
         return (logits.dtype == accumulate ? logits : logits.to_type(accumulate)).MoveToOuterDisposeScope();
     }

@@ -33,7 +33,7 @@ public sealed class SwiGlu : nn.Module<Tensor, Tensor>
         {
             // One GEMM on W_gate and W_up stacked [2I, d]: the same rows of products, read once
             // from a weight held contiguous for the whole generation (decoding is bound by reading weights).
-            var both = nn.functional.linear(x, f.Weight, f.Bias);
+            var both = FewRowsLinear.Apply(x, f.Weight, f.Bias);
             gate = both.narrow(-1, 0, intermediate);
             up = both.narrow(-1, intermediate, intermediate);
         }
@@ -42,7 +42,10 @@ public sealed class SwiGlu : nn.Module<Tensor, Tensor>
             gate = gate_proj.forward(x);
             up = up_proj.forward(x);
         }
-        return down_proj.forward(nn.functional.silu(gate) * up).MoveToOuterDisposeScope();
+        var product = nn.functional.silu(gate) * up;
+        return (fused is not null && !is_grad_enabled() && !AdapterActive(down_proj) && down_proj.Weight.dtype == product.dtype
+            ? FewRowsLinear.Apply(product, down_proj.Weight, down_proj.Bias)   // the held weights of a gradient-free pass
+            : down_proj.forward(product)).MoveToOuterDisposeScope();
     }
 
     static bool AdapterActive(ProjectionLinear p) => p.Adapter is not null && p.AdapterEnabled;
