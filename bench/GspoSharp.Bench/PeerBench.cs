@@ -88,6 +88,7 @@ internal static class PeerBench
             }
             foreach (var row in rows)
             {
+                if (row.Dir == big && !WaitForMemory(row.Workload == "update" ? 13 : 5)) return;
                 string parameters = $"{ModelConfig.Load(Path.Combine(row.Dir, "config.json")).ParameterCount() / 1e6:F1} M";
                 var ours = new Dictionary<int, double>();
                 var theirs = new Dictionary<int, double>();
@@ -125,6 +126,32 @@ internal static class PeerBench
         finally
         {
             if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        }
+    }
+
+    /// <summary>Waits (up to 20 minutes) until the machine has <paramref name="gigabytes"/> GB available, so that a
+    /// large row does not push a shared machine into the kernel's out-of-memory killer; false if it never had.</summary>
+    static bool WaitForMemory(double gigabytes)
+    {
+        var waited = Stopwatch.StartNew();
+        bool said = false;
+        while (true)
+        {
+            double available = File.ReadLines("/proc/meminfo").Where(l => l.StartsWith("MemAvailable:"))
+                .Select(l => double.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1048576).FirstOrDefault(double.MaxValue);
+            if (available >= gigabytes)
+            {
+                if (said) Console.WriteLine($"  ({available:F1} GB available after waiting {waited.Elapsed.TotalMinutes:F1} min)");
+                return true;
+            }
+            if (waited.Elapsed > TimeSpan.FromMinutes(20))
+            {
+                Console.WriteLine($"  stopped: {available:F1} GB available, {gigabytes} GB needed for the next row");
+                return false;
+            }
+            if (!said) Console.WriteLine($"  waiting for {gigabytes} GB of available memory (now {available:F1} GB)...");
+            said = true;
+            Thread.Sleep(10_000);
         }
     }
 
