@@ -212,7 +212,7 @@ internal static class PeerBench
     {
         var (mine, mineThreads) = ours.MinBy(kv => kv.Value) is var a ? (a.Value, a.Key) : default;
         var (theirs, theirThreads) = peer.MinBy(kv => kv.Value) is var b ? (b.Value, b.Key) : default;
-        string all = ours.Count > 1 ? $" (1 thread: {ours[1]:F3} / {peer[1]:F3} s)" : "";
+        string all = ours.Count > 1 ? " (" + string.Join(", ", ours.Keys.Select(t => $"{t} thread{(t == 1 ? "" : "s")}: {ours[t]:F3} / {peer[t]:F3} s")) + ")" : "";
         Console.WriteLine($"  {name,-56} GspoSharp {mine,8:F3} s | PyTorch {theirs,8:F3} s | speed-up {theirs / mine,5:F2}× | threads {mineThreads}/{theirThreads}{all}");
     }
 
