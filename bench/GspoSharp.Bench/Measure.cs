@@ -5,6 +5,24 @@ namespace GspoSharp.Bench;
 /// <summary>Wall-clock timing.</summary>
 internal static class Measure
 {
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "clock_gettime")]
+    static extern int ClockGetTime(int clock, out TimeSpec time);
+
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+    /// <summary>CPU seconds the calling thread has used (Linux CLOCK_THREAD_CPUTIME_ID); NaN elsewhere.</summary>
+    public static double ThreadCpuSeconds()
+    {
+        const int ThreadCpuClock = 3;
+        if (!OperatingSystem.IsLinux() || ClockGetTime(ThreadCpuClock, out var t) != 0) return double.NaN;
+        return t.Seconds + t.Nanoseconds * 1e-9;
+    }
+
     /// <summary>Median seconds per call of <paramref name="action"/>, after a few warm-up calls.</summary>
     public static double Seconds(Action action, int warmup = 2, int repeats = 7)
     {

@@ -48,8 +48,12 @@ internal static class PeerBench
             return;
         }
         int threads = get_num_threads();
-        Console.WriteLine($"GspoSharp against PyTorch eager ({python}), both with {threads} intra-op thread{(threads == 1 ? "" : "s")}; " +
-                          "speed-up = PyTorch time ÷ GspoSharp time");
+        // Each side runs with every thread count tried and keeps its best; the tiny model's rows try one
+        // thread as well (per-operation overhead, not arithmetic, bounds them), the others only the default.
+        Console.WriteLine($"GspoSharp against PyTorch eager ({python}); speed-up = PyTorch time ÷ GspoSharp time; " +
+                          $"each side's best of the thread counts tried (1 and {threads} on the tiny model, {threads} otherwise), shown as ours/peer");
+        Console.WriteLine("every measurement runs in a process of its own, so no model outlives its row");
+        var clock = Stopwatch.StartNew();
         string root = Path.Combine(Path.GetTempPath(), $"gspo-peer-{Guid.NewGuid():N}");
         try
         {
@@ -74,36 +78,59 @@ internal static class PeerBench
             };
             if (!quick)
             {
-                using (var lm = new CausalLm(Qwen3Shaped06B()))
+                try
                 {
-                    lm.InitializeWeights(1);
-                    ModelDirectory.Save(lm, big);
+                    using (var lm = new CausalLm(Qwen3Shaped06B()))
+                    {
+                        lm.InitializeWeights(1);
+                        ModelDirectory.Save(lm, big);
+                    }
+                    rows.Add(("rollout, Qwen3-0.6B-shaped, 8 × 32 new tokens", big, "rollout", 8, 16, 32));
+                    rows.Add(("update, Qwen3-0.6B-shaped, 4 × 64 tokens", big, "update", 4, 64, 0));
                 }
-                rows.Add(("rollout, Qwen3-0.6B-shaped, 8 × 32 new tokens", big, "rollout", 8, 16, 32));
-                rows.Add(("update, Qwen3-0.6B-shaped, 4 × 64 tokens", big, "update", 4, 64, 0));
+                catch (IOException e)   // 2.4 GB of weights: a full disk skips these rows, not the others
+                {
+                    Console.WriteLine($"  Qwen3-0.6B-shaped rows skipped: its checkpoint could not be written ({e.Message})");
+                }
             }
             foreach (var row in rows)
             {
-                double ours;
-                string parameters;
-                using (var lm = ModelDirectory.Load(row.Dir))
+                // The float32 update of the 0.6B shape (weights, gradients, AdamW state, the tied head's gradients)
+                // passed 15 GB resident; the rollout needs ~4 GB.
+                if (row.Dir == big && !WaitForMemory(row.Workload == "update" ? 18 : 5)) continue;
+                string parameters = $"{ModelConfig.Load(Path.Combine(row.Dir, "config.json")).ParameterCount() / 1e6:F1} M";
+                var ours = new Dictionary<int, double>();
+                var theirs = new Dictionary<int, double>();
+                foreach (int t in ThreadCounts(row.Dir == tiny, threads))
                 {
-                    parameters = $"{lm.Config.ParameterCount() / 1e6:F1} M";
-                    ours = row.Workload == "rollout" ? Rollout(lm, row.Batch, row.Prompt, row.New) : Update(lm, row.Batch, row.Prompt);
+                    var mine = Ours(t, row.Workload, row.Dir, row.Batch, row.Prompt, row.New);
+                    if (mine is null) break;   // said why; the other rows still run
+                    ours[t] = mine.Value;
+                    var peer = Peer(python, script, row.Dir, t, "--workload", row.Workload, "--batch", row.Batch.ToString(),
+                        "--prompt", row.Prompt.ToString(), "--new", Math.Max(1, row.New).ToString(), "--repeats", Repeats.ToString());
+                    if (peer is null) break;
+                    theirs[t] = peer.Value;
                 }
-                var peer = Peer(python, script, row.Dir, threads, "--workload", row.Workload, "--batch", row.Batch.ToString(),
-                    "--prompt", row.Prompt.ToString(), "--new", Math.Max(1, row.New).ToString(), "--repeats", Repeats.ToString());
-                if (peer is null) return;
-                Print(row.Name + $" ({parameters})", ours, peer.Value, threads);
+                if (ours.Count > 0 && ours.Count == theirs.Count) Print(row.Name + $" ({parameters})", ours, theirs);
             }
             foreach (var (name, dir, prompts) in new[] { ("RL step, demo (tiny, 16 × 8, 64 tokens)", tiny, 16), ("RL step, 30M-class (4 × 8, 64 tokens)", m30, 4) })
             {
-                double ours = Step(dir, prompts, out int promptLength);
-                var peer = Peer(python, script, dir, threads, "--workload", "step", "--batch", prompts.ToString(), "--prompt", promptLength.ToString(),
-                    "--new", "64", "--group", "8", "--minibatches", "4", "--repeats", "1");
-                if (peer is null) return;
-                Print(name, ours, peer.Value, threads);
+                var ours = new Dictionary<int, double>();
+                var theirs = new Dictionary<int, double>();
+                foreach (int t in ThreadCounts(dir == tiny, threads))
+                {
+                    var mine = Ours(t, "step", dir, prompts, 0, 64);
+                    if (mine is null) return;
+                    ours[t] = mine.Value;
+                    int promptLength = StepPromptLength(dir, prompts);
+                    var peer = Peer(python, script, dir, t, "--workload", "step", "--batch", prompts.ToString(), "--prompt", promptLength.ToString(),
+                        "--new", "64", "--group", "8", "--minibatches", "4", "--repeats", "1");
+                    if (peer is null) return;
+                    theirs[t] = peer.Value;
+                }
+                Print(name, ours, theirs);
             }
+            Console.WriteLine($"  peer benchmark: {clock.Elapsed.TotalMinutes:F1} min in all");
         }
         finally
         {
@@ -111,8 +138,85 @@ internal static class PeerBench
         }
     }
 
-    static void Print(string name, double ours, double peer, int threads) =>
-        Console.WriteLine($"  {name,-56} GspoSharp {ours,8:F3} s | PyTorch {peer,8:F3} s | speed-up {peer / ours,5:F2}× | threads {threads}/{threads}");
+    /// <summary>Waits (up to 20 minutes) until the machine has <paramref name="gigabytes"/> GB available, so that a
+    /// large row does not push a shared machine into the kernel's out-of-memory killer; false if it never had.</summary>
+    static bool WaitForMemory(double gigabytes)
+    {
+        var waited = Stopwatch.StartNew();
+        bool said = false;
+        while (true)
+        {
+            double available = File.ReadLines("/proc/meminfo").Where(l => l.StartsWith("MemAvailable:"))
+                .Select(l => double.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1048576).FirstOrDefault(double.MaxValue);
+            if (available >= gigabytes)
+            {
+                if (said) Console.WriteLine($"  ({available:F1} GB available after waiting {waited.Elapsed.TotalMinutes:F1} min)");
+                return true;
+            }
+            if (waited.Elapsed > TimeSpan.FromMinutes(20))
+            {
+                Console.WriteLine($"  stopped: {available:F1} GB available, {gigabytes} GB needed for the next row");
+                return false;
+            }
+            if (!said) Console.WriteLine($"  waiting for {gigabytes} GB of available memory (now {available:F1} GB)...");
+            said = true;
+            Thread.Sleep(10_000);
+        }
+    }
+
+    static int[] ThreadCounts(bool tiny, int threads) => tiny ? new[] { 1, threads }.Distinct().ToArray() : new[] { threads };
+
+    /// <summary>The child process's side of a row: loads the model, times the workload, prints one JSON line.</summary>
+    public static int RunChild(string[] args)
+    {
+        // peer-child THREADS WORKLOAD DIR BATCH PROMPT NEW
+        set_num_threads(int.Parse(args[1]));
+        string workload = args[2], dir = args[3];
+        int batch = int.Parse(args[4]), prompt = int.Parse(args[5]), newTokens = int.Parse(args[6]);
+        double seconds;
+        if (workload == "check")
+        {
+            WriteCheck(dir, Path.Combine(dir, "check.json"));
+            seconds = 0;
+        }
+        else if (workload == "step") seconds = Step(dir, batch);
+        else
+        {
+            using var lm = ModelDirectory.Load(dir);
+            seconds = workload == "rollout" ? Rollout(lm, batch, prompt, newTokens) : Update(lm, batch, prompt);
+        }
+        Console.WriteLine(new JsonObject { ["seconds"] = seconds, ["threads"] = get_num_threads() }.ToJsonString());
+        return 0;
+    }
+
+    /// <summary>Runs one workload of GspoSharp in a child process with <paramref name="threads"/> threads; its time, or null (said why).</summary>
+    static double? Ours(int threads, string workload, string dir, int batch, int prompt, int newTokens)
+    {
+        var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, RedirectStandardError = true };
+        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet") start.ArgumentList.Add(typeof(PeerBench).Assembly.Location);
+        foreach (var a in new[] { "peer-child", threads.ToString(), workload, dir, batch.ToString(), prompt.ToString(), newTokens.ToString() })
+            start.ArgumentList.Add(a);
+        using var child = Process.Start(start)!;
+        var stderr = child.StandardError.ReadToEndAsync();
+        string output = child.StandardOutput.ReadToEnd();
+        child.WaitForExit();
+        var line = output.Split('\n').LastOrDefault(l => l.StartsWith('{'));
+        if (child.ExitCode != 0 || line is null)
+        {
+            Console.WriteLine($"  GspoSharp failed on {workload} of {Path.GetFileName(dir)} (exit {child.ExitCode}): " +
+                              $"{stderr.Result.Split('\n').FirstOrDefault(l => l.Length > 0) ?? output.Trim().Split('\n').LastOrDefault()}");
+            return null;
+        }
+        return (double)JsonNode.Parse(line)!["seconds"]!;
+    }
+
+    static void Print(string name, IReadOnlyDictionary<int, double> ours, IReadOnlyDictionary<int, double> peer)
+    {
+        var (mine, mineThreads) = ours.MinBy(kv => kv.Value) is var a ? (a.Value, a.Key) : default;
+        var (theirs, theirThreads) = peer.MinBy(kv => kv.Value) is var b ? (b.Value, b.Key) : default;
+        string all = ours.Count > 1 ? " (" + string.Join(", ", ours.Keys.Select(t => $"{t} thread{(t == 1 ? "" : "s")}: {ours[t]:F3} / {peer[t]:F3} s")) + ")" : "";
+        Console.WriteLine($"  {name,-56} GspoSharp {mine,8:F3} s | PyTorch {theirs,8:F3} s | speed-up {theirs / mine,5:F2}× | threads {mineThreads}/{theirThreads}{all}");
+    }
 
     static long[][] Prompts(int count, int length, int vocab)
     {
@@ -172,38 +276,48 @@ internal static class PeerBench
 
     /// <summary>One GSPO step of the demo's shape (G = 8, 4 mini-batches, ≤ 64 tokens), with no
     /// end-of-sequence token so that every completion has 64 tokens, as the peer's.</summary>
-    static double Step(string dir, int prompts, out int promptLength)
+    static double Step(string dir, int prompts)
     {
         var config = new TrainConfig { PromptsPerStep = prompts, NumGenerations = 8, MaxCompletionLength = 64, StepsPerGeneration = 4, LearningRate = 1e-5, MaxSteps = 100 };
         using var loaded = LanguageModel.Load(dir, chatTemplate: false);
         var policy = new LanguageModel(loaded.Model, loaded.Tokenizer, false, new long[] { -1 });   // never sampled
         var data = Dataset.FromTask(SyntheticTask.Get("arithmetic"), TaskSplit.Train, 1);
-        promptLength = (int)Math.Round(Enumerable.Range(0, prompts).Average(i => policy.EncodePrompt(data.Row(i)).Length));
         using var trainer = new GspoTrainer(config, policy, data, new RewardModel(new[] { new WeightedReward(new DigitShare(), 1) }));
         return Best(() => trainer.Step(), repeats: 1);
     }
 
-    /// <summary>Writes GspoSharp's log-probs of 4 random sequences for the peer to check, runs the peer
+    /// <summary>The mean prompt length of the step's first <paramref name="prompts"/> prompts, for the peer's prompts of one length.</summary>
+    static int StepPromptLength(string dir, int prompts)
+    {
+        var tokenizer = GspoSharp.Models.Tokenization.HfTokenizer.Load(dir);   // no chat template, as Step's policy
+        var data = Dataset.FromTask(SyntheticTask.Get("arithmetic"), TaskSplit.Train, 1);
+        return (int)Math.Round(Enumerable.Range(0, prompts).Average(i => tokenizer.Encode(data.Row(i)["prompt"]!.GetValue<string>()).Length));
+    }
+
+    /// <summary>Writes GspoSharp's log-probs of 4 random sequences to <paramref name="check"/>, for the peer to compare.</summary>
+    static void WriteCheck(string dir, string check)
+    {
+        using var lm = ModelDirectory.Load(dir);
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var sequences = Prompts(4, 24, lm.Config.VocabSize);
+        var ids = tensor(sequences.SelectMany(s => s).ToArray(), new long[] { 4, 24 });
+        using var scores = lm.ScoreTokens(ids, ones(4, 24, ScalarType.Bool), ones(4, 23, ScalarType.Bool));
+        var values = scores.LogProbs.to_type(ScalarType.Float64).data<double>().ToArray();
+        var json = new JsonObject
+        {
+            ["ids"] = new JsonArray(sequences.Select(s => (JsonNode)new JsonArray(s.Select(v => (JsonNode)v).ToArray())).ToArray()),
+            ["logprobs"] = new JsonArray(Enumerable.Range(0, 4).Select(r => (JsonNode)new JsonArray(values.Skip(r * 23).Take(23).Select(v => (JsonNode)v).ToArray())).ToArray()),
+        };
+        File.WriteAllText(check, json.ToJsonString());
+    }
+
+    /// <summary>Writes GspoSharp's log-probs of 4 random sequences for the peer to check (in a child process), runs the peer
     /// and returns its time, or null (with a line saying why) if it refused or failed.</summary>
     static double? Peer(string python, string script, string dir, int threads, params string[] workload)
     {
         string check = Path.Combine(dir, "check.json");
-        if (!File.Exists(check))
-        {
-            using var lm = ModelDirectory.Load(dir);
-            using var noGrad = no_grad();
-            using var scope = NewDisposeScope();
-            var sequences = Prompts(4, 24, lm.Config.VocabSize);
-            var ids = tensor(sequences.SelectMany(s => s).ToArray(), new long[] { 4, 24 });
-            using var scores = lm.ScoreTokens(ids, ones(4, 24, ScalarType.Bool), ones(4, 23, ScalarType.Bool));
-            var values = scores.LogProbs.to_type(ScalarType.Float64).data<double>().ToArray();
-            var json = new JsonObject
-            {
-                ["ids"] = new JsonArray(sequences.Select(s => (JsonNode)new JsonArray(s.Select(v => (JsonNode)v).ToArray())).ToArray()),
-                ["logprobs"] = new JsonArray(Enumerable.Range(0, 4).Select(r => (JsonNode)new JsonArray(values.Skip(r * 23).Take(23).Select(v => (JsonNode)v).ToArray())).ToArray()),
-            };
-            File.WriteAllText(check, json.ToJsonString());
-        }
+        if (!File.Exists(check) && Ours(threads, "check", dir, 0, 0, 0) is null) return null;
         var arguments = new List<string> { script, "--model", dir, "--threads", threads.ToString(), "--check", check };
         arguments.AddRange(workload);
         var (ok, output) = PeerMatmul.Run(python, TimeSpan.FromMinutes(30), arguments.ToArray());

@@ -12,6 +12,9 @@ NativeAllocatorSettings.ForLargeModels();   // as the gspo tool does (docs/perfo
 // The memory children build their models without ModelDirectory.Load: they pin the thresholds as gspo does for such models.
 if (args is ["memory-child", _, _]) MemoryBench.AllocatorPinned = NativeAllocatorSettings.ReturnFreedTensorMemory();
 if (args is ["memory-child", var childModel, var childVariant]) return GspoSharp.Bench.MemoryBench.RunChild(childModel, childVariant);
+// The memory benchmark's children above measure peaks with glibc's defaults; everything else runs as gspo does.
+if (Environment.GetEnvironmentVariable("GSPO_BENCH_MALLOC_DEFAULTS") is null) NativeAllocatorSettings.ReuseFreedMemory();
+if (args is ["peer-child", _, _, _, _, _, _]) return GspoSharp.Bench.PeerBench.RunChild(args);   // one row of peer, in a process of its own
 string which = args.Length > 0 ? args[0] : "all";
 string[] known = { "matmul", "objective", "model", "rollout", "step", "reward", "serve", "servers", "ops", "peer", "memory", "dtype", "all" };
 string[] options = { "--quick", "--no-peer" };

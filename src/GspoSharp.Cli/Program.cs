@@ -3,7 +3,8 @@ using GspoSharp.Cli.Commands;
 using GspoSharp.Models;
 
 OpenMpSettings.PreferPassiveWaiting();   // before LibTorch starts its threads
-NativeAllocatorSettings.ForLargeModels();   // glibc returns freed tensors for models of ≥ 100 M parameters (docs/performance.md, Memory)
+NativeAllocatorSettings.ReuseFreedMemory();   // freed tensors' memory is reused, not page-faulted in again (docs/performance.md)
+NativeAllocatorSettings.ForLargeModels();   // at model load: freed tensors go back to the system for models of ≥ 100 M parameters (docs/performance.md, Memory)
 if (GspoSharp.Cli.TestHooks.Start() is { } hookError)   // test-only variables; nothing happens when they are unset
 {
     Console.Error.WriteLine($"error: {hookError}");

@@ -21,11 +21,27 @@ namespace GspoSharp.Models;
 /// does not matter. So the <c>gspo</c> tool asks for it only for models of at least
 /// <see cref="LargeModelParameters"/> (<see cref="ForLargeModels"/>, applied by
 /// <see cref="ModelDirectory.Load"/> before the weights are allocated).
+/// <para>Small models want the opposite (<see cref="ReuseFreedMemory()"/>, which <c>gspo</c> sets at
+/// start): with glibc's defaults a freed block at the top of the heap goes back to the kernel as soon
+/// as more than twice the (adaptive) mmap threshold is free, so the next tensor of the same size
+/// page-faults its memory in again, zeroed — ~20% of the tiny model's update CPU time was that kernel
+/// work (docs/performance.md). Blocks up to 32 MB then come from the heap and up to 256 MB of free top
+/// is kept for reuse: a process holds at most that much more than with the defaults. Loading a large
+/// model replaces these settings by the pinned ones.</para>
 /// </summary>
 public static class NativeAllocatorSettings
 {
     // <malloc.h>
-    const int MTrimThreshold = -1, MMmapThreshold = -3;
+    const int MTrimThreshold = -1, MTopPad = -2, MMmapThreshold = -3;
+
+    /// <summary>With <see cref="ReuseFreedMemory()"/>: blocks up to this size come from the heap (glibc's largest mmap threshold).</summary>
+    public const int ReusedBlockBytes = 32 << 20;
+
+    /// <summary>With <see cref="ReuseFreedMemory()"/>: free memory kept at the heap's top for reuse.</summary>
+    public const int KeptFreeBytes = 256 << 20;
+
+    /// <summary>glibc's default <c>M_TOP_PAD</c>, restored when the thresholds are pinned.</summary>
+    const int DefaultTopPadBytes = 128 * 1024;
 
     /// <summary>The pinned mmap threshold: glibc's initial (and minimum default) value.</summary>
     public const int MmapThresholdBytes = 128 * 1024;
@@ -55,7 +71,7 @@ public static class NativeAllocatorSettings
     internal static bool Pins(bool forLarge, double parameters) => forLarge && parameters >= LargeModelParameters;
 
     /// <summary>glibc's own ways to set its allocator; any of them set means the user chose, and is left alone.</summary>
-    internal static readonly string[] UserChoices = { "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES" };
+    internal static readonly string[] UserChoices = { "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "GLIBC_TUNABLES" };
 
     [DllImport("libc", EntryPoint = "mallopt")]
     static extern int MallOpt(int param, int value);
@@ -64,20 +80,36 @@ public static class NativeAllocatorSettings
     static extern IntPtr GnuGetLibcVersion();
 
     /// <summary>
-    /// Pins glibc's mmap and trim thresholds unless the user set <c>MALLOC_MMAP_THRESHOLD_</c>,
-    /// <c>MALLOC_TRIM_THRESHOLD_</c> or <c>GLIBC_TUNABLES</c>. Returns whether the thresholds were set.
-    /// Call at process start, before the first tensor.
+    /// Keeps freed tensor memory in the heap for reuse (blocks up to <see cref="ReusedBlockBytes"/>, up to
+    /// <see cref="KeptFreeBytes"/> of free top) unless the user chose through glibc's variables
+    /// (<see cref="UserChoices"/>). Returns whether the settings were made. Call at process start.
+    /// </summary>
+    public static bool ReuseFreedMemory() => ReuseFreedMemory(Environment.GetEnvironmentVariable);
+
+    /// <summary>The same with the environment read through <paramref name="environment"/> (tests).</summary>
+    internal static bool ReuseFreedMemory(Func<string, string?> environment)
+    {
+        if (pinned || !Applies(environment)) return false;
+        return MallOpt(MMmapThreshold, ReusedBlockBytes) == 1 & MallOpt(MTrimThreshold, KeptFreeBytes) == 1 & MallOpt(MTopPad, 16 << 20) == 1;
+    }
+
+    /// <summary>
+    /// Pins glibc's mmap and trim thresholds (and its top pad back to the default) unless the user set one of
+    /// <see cref="UserChoices"/>. Returns whether the thresholds were set. Call before the model's weights are allocated.
     /// </summary>
     public static bool ReturnFreedTensorMemory() => ReturnFreedTensorMemory(Environment.GetEnvironmentVariable);
 
     /// <summary>The same with the environment read through <paramref name="environment"/> (tests).</summary>
     internal static bool ReturnFreedTensorMemory(Func<string, string?> environment)
     {
-        if (!OperatingSystem.IsLinux() || !IsGlibc()) return false;
-        if (UserChoices.Any(name => environment(name) is not null)) return false;
+        if (!Applies(environment)) return false;
         // mallopt returns 1 on success, 0 on error; a refusal leaves glibc's defaults, which work, only with more memory.
-        return MallOpt(MMmapThreshold, MmapThresholdBytes) == 1 & MallOpt(MTrimThreshold, TrimThresholdBytes) == 1;
+        return MallOpt(MMmapThreshold, MmapThresholdBytes) == 1 & MallOpt(MTrimThreshold, TrimThresholdBytes) == 1
+               & MallOpt(MTopPad, DefaultTopPadBytes) == 1;
     }
+
+    static bool Applies(Func<string, string?> environment) =>
+        OperatingSystem.IsLinux() && IsGlibc() && !UserChoices.Any(name => environment(name) is not null);
 
     static bool IsGlibc()
     {

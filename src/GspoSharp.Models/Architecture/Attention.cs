@@ -66,7 +66,7 @@ public sealed class Attention : nn.Module
         {
             // One GEMM for q, k and v; q_norm, k_norm and RoPE on the heads of q and k together. The
             // same operations on the same rows as below, in about half as many calls.
-            var qkv = nn.functional.linear(x, fused.Weight.dtype == x.dtype ? fused.Weight : fused.Weight.to_type(x.dtype), fused.Bias)
+            var qkv = FewRowsLinear.Apply(x, fused.Weight.dtype == x.dtype ? fused.Weight : fused.Weight.to_type(x.dtype), fused.Bias)
                 .view(b, t, heads + 2 * kvHeads, headDim);
             var qk = qkv.narrow(2, 0, heads + kvHeads);
             if (fused.NormWeight is not null) qk = RmsNorm.Normalize(qk, fused.NormWeight, eps);
@@ -105,7 +105,10 @@ public sealed class Attention : nn.Module
             }
             attended = nn.functional.scaled_dot_product_attention(q, k, v, mask);   // softmax(q kᵀ/√D) v
         }
-        return o_proj.forward(attended.transpose(1, 2).reshape(b, t, heads * headDim)).MoveToOuterDisposeScope();
+        var merged = attended.transpose(1, 2).reshape(b, t, heads * headDim);
+        return (fused is not null && !is_grad_enabled() && !AdapterActive(o_proj) && o_proj.Weight.dtype == merged.dtype
+            ? FewRowsLinear.Apply(merged, o_proj.Weight, o_proj.Bias)   // the held weights of a gradient-free pass
+            : o_proj.forward(merged)).MoveToOuterDisposeScope();
     }
 
     static bool AdapterActive(ProjectionLinear p) => p.Adapter is not null && p.AdapterEnabled;

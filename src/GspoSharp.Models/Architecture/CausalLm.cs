@@ -110,7 +110,8 @@ public sealed class CausalLm : nn.Module
     /// <summary>
     /// Until the returned handle is disposed, passes that record no gradient compute q, k and v with
     /// one GEMM on a concatenated copy of the three weights, and normalise and rotate q and k in one
-    /// call (the rollout engine does this for each generation). The copies are taken now:
+    /// call, and the dense MLPs' gate and up with one GEMM on their stacked weights (the rollout
+    /// engine does this for each generation; the copies take as much memory as those weights). The copies are taken now:
     /// weights must not change while the handle lives. Projections with an enabled adapter, and passes
     /// that record gradients, use the separate weights as always. Parameters, their names and
     /// checkpoints are unaffected. Nested calls share the first call's copies.
@@ -118,7 +119,11 @@ public sealed class CausalLm : nn.Module
     public IDisposable FuseProjections()
     {
         if (fusionDepth++ == 0)
-            foreach (var layer in model.layers) layer.SelfAttention.Fuse(DType);
+            foreach (var layer in model.layers)
+            {
+                layer.SelfAttention.Fuse(DType);
+                layer.DenseMlp?.Fuse(DType);
+            }
         return new Unfusion(this);
     }
 
@@ -133,7 +138,11 @@ public sealed class CausalLm : nn.Module
             if (done) return;
             done = true;
             if (--owner.fusionDepth == 0)
-                foreach (var layer in owner.model.layers) layer.SelfAttention.Unfuse();
+                foreach (var layer in owner.model.layers)
+                {
+                    layer.SelfAttention.Unfuse();
+                    layer.DenseMlp?.Unfuse();
+                }
         }
     }
 
@@ -234,7 +243,7 @@ public sealed class CausalLm : nn.Module
     public Tensor Logits(Tensor hidden)
     {
         using var scope = NewDisposeScope();
-        var logits = nn.functional.linear(hidden, OutputWeight);
+        var logits = FewRowsLinear.Apply(hidden, OutputWeight);   // a decoding step of a few rows: see FewRowsLinear
         var accumulate = Precision.Accumulate(hidden.dtype);
         return (logits.dtype == accumulate ? logits : logits.to_type(accumulate)).MoveToOuterDisposeScope();
     }

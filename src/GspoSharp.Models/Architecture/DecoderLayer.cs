@@ -30,6 +30,9 @@ public sealed class DecoderLayer : nn.Module
     /// <summary>The layer's attention.</summary>
     internal Attention SelfAttention => self_attn;
 
+    /// <summary>The layer's dense MLP, or null on an MoE layer.</summary>
+    internal SwiGlu? DenseMlp => mlp as SwiGlu;
+
     /// <summary>x [B, t, d] → [B, t, d].</summary>
     public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, KvCache? cache, RoutingContext? routing, bool groupedExperts)
     {

@@ -98,8 +98,12 @@ internal sealed class SelectedLogProbs : autograd.SingleTensorFunction<SelectedL
             var dLogits = Logits(h, weight, temperature);
             var g = grad.narrow(0, start, rows).to_type(acc).unsqueeze(1);
             dLogits.sub_(logSumExp.narrow(0, start, rows).unsqueeze(1)).exp_().mul_(g).neg_();    // −softmax · g
-            using var inverse = (1 / temperature).ToScalar();
-            dLogits.scatter_add_(1, targets.narrow(0, start, rows).unsqueeze(1), g).mul_(inverse);
+            dLogits.scatter_add_(1, targets.narrow(0, start, rows).unsqueeze(1), g);
+            if (temperature != 1)
+            {
+                using var inverse = (1 / temperature).ToScalar();
+                dLogits.mul_(inverse);
+            }
             gradHidden?.narrow(0, start, rows).copy_(dLogits.matmul(weight.to_type(acc)));
             gradWeight?.add_(dLogits.t().matmul(h.to_type(acc)), Scalars.One);
         }
@@ -108,9 +112,11 @@ internal sealed class SelectedLogProbs : autograd.SingleTensorFunction<SelectedL
 
     static Tensor Logits(Tensor hidden, Tensor weight, double temperature)
     {
-        using var t = temperature.ToScalar();   // kept alive through the call: see Scalars
         var logits = hidden.matmul(weight.t());
         var acc = Precision.Accumulate(hidden.dtype);
-        return logits.dtype == acc ? logits.div_(t) : logits.to_type(acc).div_(t);
+        if (logits.dtype != acc) logits = logits.to_type(acc);
+        if (temperature == 1) return logits;   // dividing by 1 changes nothing and costs a pass over [rows, V]
+        using var t = temperature.ToScalar();   // kept alive through the call: see Scalars
+        return logits.div_(t);
     }
 }

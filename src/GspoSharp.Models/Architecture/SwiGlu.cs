@@ -11,10 +11,13 @@ public sealed class SwiGlu : nn.Module<Tensor, Tensor>
     readonly ProjectionLinear up_proj;
     readonly ProjectionLinear down_proj;
 #pragma warning restore IDE1006
+    readonly long intermediate;
+    (Tensor Weight, Tensor? Bias)? fused;   // not a Tensor field: TorchSharp would register it as a buffer
 
     /// <summary>An MLP from <paramref name="hidden"/> through <paramref name="intermediate"/> and back.</summary>
     public SwiGlu(long hidden, long intermediate, bool bias, ScalarType dtype) : base(nameof(SwiGlu))
     {
+        this.intermediate = intermediate;
         gate_proj = new ProjectionLinear(hidden, intermediate, bias, dtype);
         up_proj = new ProjectionLinear(hidden, intermediate, bias, dtype);
         down_proj = new ProjectionLinear(intermediate, hidden, bias, dtype);
@@ -25,6 +28,58 @@ public sealed class SwiGlu : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return down_proj.forward(nn.functional.silu(gate_proj.forward(x)) * up_proj.forward(x)).MoveToOuterDisposeScope();
+        Tensor gate, up;
+        if (fused is { } f && !is_grad_enabled() && !AdapterActive(gate_proj) && !AdapterActive(up_proj))
+        {
+            // One GEMM on W_gate and W_up stacked [2I, d]: the same rows of products, read once
+            // from a weight held contiguous for the whole generation (decoding is bound by reading weights).
+            // A half-precision base stays half here too (as Attention's q/k/v): widened for the product only.
+            var both = FewRowsLinear.Apply(x, f.Weight.dtype == x.dtype ? f.Weight : f.Weight.to_type(x.dtype), f.Bias);
+            gate = both.narrow(-1, 0, intermediate);
+            up = both.narrow(-1, intermediate, intermediate);
+        }
+        else
+        {
+            gate = gate_proj.forward(x);
+            up = up_proj.forward(x);
+        }
+        var product = nn.functional.silu(gate) * up;
+        return (fused is not null && !is_grad_enabled() && !AdapterActive(down_proj) && down_proj.Weight.dtype == product.dtype
+            ? FewRowsLinear.Apply(product, down_proj.Weight, down_proj.Bias)   // the held weights of a gradient-free pass
+            : down_proj.forward(product)).MoveToOuterDisposeScope();
+    }
+
+    static bool AdapterActive(ProjectionLinear p) => p.Adapter is not null && p.AdapterEnabled;
+
+    /// <summary>Builds the stacked copy that gradient-free passes use (<see cref="CausalLm.FuseProjections"/>).</summary>
+    internal void Fuse(ScalarType dtype)
+    {
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var weight = cat(new Tensor[] { gate_proj.Weight, up_proj.Weight }, 0).to_type(gate_proj.WeightWidened ? gate_proj.Weight.dtype : dtype).contiguous();
+        var bias = gate_proj.Bias is null ? null : cat(new Tensor[] { gate_proj.Bias, up_proj.Bias! }, 0).to_type(dtype);
+        Unfuse();
+        fused = (weight.DetachFromDisposeScope(), bias?.DetachFromDisposeScope());
+    }
+
+    /// <summary>The dtype of the stacked gate/up weight while fused, else null (for tests).</summary>
+    internal ScalarType? FusedWeightDtype => fused?.Weight.dtype;
+
+    /// <summary>Drops the stacked copy.</summary>
+    internal void Unfuse()
+    {
+        if (fused is { } f)
+        {
+            f.Weight.Dispose();
+            f.Bias?.Dispose();
+        }
+        fused = null;
+    }
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) Unfuse();
+        base.Dispose(disposing);
     }
 }

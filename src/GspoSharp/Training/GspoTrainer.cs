@@ -167,13 +167,19 @@ public sealed class GspoTrainer : IDisposable
             for (int i = 0; i < completions.Count; i++)
                 oldLogProbs[i, ..completions[i].LogProbs.Length] = tensor(completions[i].LogProbs, device: model.Device);
         bool baseReference = reference is null && config.Beta > 0;   // adapters switched off
+        // The first mini-batch's update forward runs on the same weights as this pass: its own log-probs,
+        // detached, are θ_old's for those rows, so their separate forward here is skipped — unless something
+        // reads all old log-probs before the update (the mismatch measurement), MoE routing is recorded here,
+        // or adapters' dropout makes the training forward differ from this one.
+        var reusedFirst = !config.UseSamplerLogprobs && !config.MeasuresRolloutMismatch && !isMoe && !model.HasAdapters
+            ? miniBatches[0].ToHashSet() : null;
         Tensor? refLogProbs = reference is null && !baseReference ? null : zeros(new[] { batch.Rows, batch.CompletionWidth }, device: model.Device);
         using (no_grad())
         using (model.FuseProjections())   // no update until the loop ends
             foreach (var micro in miniBatches.SelectMany(mb => mb))
             {
                 var index = Index(micro, model.Device);
-                if (!config.UseSamplerLogprobs)
+                if (!config.UseSamplerLogprobs && reusedFirst?.Contains(micro) != true)
                 {
                     var recording = isMoe ? RoutingContext.Recording(model.Config.NumHiddenLayers) : null;
                     using var old = CompletionScorer.Score(model, batch, index, config.Temperature, recording);
@@ -237,6 +243,7 @@ public sealed class GspoTrainer : IDisposable
                         ? RoutingContext.Replaying(record) : null;
                     using var scores = CompletionScorer.Score(model, batch, index, config.Temperature, routing);
                     var mask = trainMask.index_select(0, index);
+                    if (reusedFirst is not null && iteration == 0 && miniIndex == 0) oldLogProbs.index_copy_(0, index, scores.LogProbs.detach());
                     if (firstForward is not null && iteration == 0 && miniIndex == 0) firstForward.index_copy_(0, index, scores.LogProbs.detach());
                     using var loss = PolicyObjective.Compute(new PolicyBatch(scores.LogProbs, oldLogProbs.index_select(0, index),
                         advantageTensor.index_select(0, index), mask)

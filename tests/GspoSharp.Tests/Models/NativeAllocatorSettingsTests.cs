@@ -2,7 +2,7 @@ using GspoSharp.Models;
 
 namespace GspoSharp.Tests.Models;
 
-/// <summary>glibc's mmap and trim thresholds are pinned at start unless the user chose through glibc's own variables.</summary>
+/// <summary>glibc's thresholds: freed memory reused at start, pinned for large models, and left alone when the user chose through glibc's own variables.</summary>
 public class NativeAllocatorSettingsTests
 {
     [Fact]
@@ -11,6 +11,22 @@ public class NativeAllocatorSettingsTests
         bool glibc = OperatingSystem.IsLinux() && File.Exists("/proc/self/maps")
                      && File.ReadLines("/proc/self/maps").Any(l => l.Contains("libc.so.6", StringComparison.Ordinal));
         Assert.Equal(glibc, NativeAllocatorSettings.ReturnFreedTensorMemory(_ => null));
+    }
+
+    [Fact]
+    public void Keeps_freed_memory_for_reuse_on_glibc_when_the_user_chose_nothing()
+    {
+        bool glibc = OperatingSystem.IsLinux() && File.Exists("/proc/self/maps")
+                     && File.ReadLines("/proc/self/maps").Any(l => l.Contains("libc.so.6", StringComparison.Ordinal));
+        Assert.Equal(glibc, NativeAllocatorSettings.ReuseFreedMemory(_ => null));
+    }
+
+    [Theory]
+    [InlineData("MALLOC_TOP_PAD_", "0")]
+    [InlineData("GLIBC_TUNABLES", "glibc.malloc.arena_max=2")]
+    public void Reuse_leaves_the_allocator_alone_when_the_user_set_a_glibc_variable(string name, string value)
+    {
+        Assert.False(NativeAllocatorSettings.ReuseFreedMemory(n => n == name ? value : null));
     }
 
     [Theory]

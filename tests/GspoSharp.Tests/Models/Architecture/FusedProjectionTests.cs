@@ -4,7 +4,7 @@ using static GspoSharp.Tests.Models.Architecture.ModelTestKit;
 
 namespace GspoSharp.Tests.Models.Architecture;
 
-/// <summary>Gradient-free passes with fused q/k/v projections compute what the separate projections compute.</summary>
+/// <summary>Gradient-free passes with fused q/k/v and gate/up projections compute what the separate projections compute.</summary>
 public class FusedProjectionTests
 {
     static readonly long[,] Ids = { { 0, 0, 4, 9, 13, 2, 7 }, { 22, 1, 40, 3, 3, 18, 5 } };
@@ -91,10 +91,39 @@ public class FusedProjectionTests
             var attentions = lm.named_modules().Select(m => m.module).OfType<Attention>().ToList();
             Assert.NotEmpty(attentions);
             Assert.All(attentions, a => Assert.Equal(ScalarType.BFloat16, a.FusedWeightDtype));
+            var mlps = lm.named_modules().Select(m => m.module).OfType<SwiGlu>().ToList();
+            Assert.NotEmpty(mlps);
+            Assert.All(mlps, m => Assert.Equal(ScalarType.BFloat16, m.FusedWeightDtype));
             (fusedFull, fusedIncremental) = Run(lm);
         }
         var real = tensor(Mask).unsqueeze(-1).expand_as(full);
         Assert.True(MaxDiff(full.masked_select(real), fusedFull.masked_select(real)) <= 1e-10, "full forward");
         Assert.True(MaxDiff(incremental.masked_select(real), fusedIncremental.masked_select(real)) <= 1e-10, "incremental");
+    }
+
+    [Fact]
+    public void An_mlp_adapter_is_applied_and_mlp_weights_changed_between_fusions_are_used()
+    {
+        using var lm = RandomModel(Config(ModelType.Llama), dtype: ScalarType.Float64);
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var (name, up) = lm.Projections().First(p => p.Name.EndsWith("mlp.up_proj", StringComparison.Ordinal));
+        var adapter = LoraAdapter.Initialize(up.InFeatures, up.OutFeatures, 2, 2.0, 0.0, ScalarType.Float64, lm.Device, new Generator(7));
+        adapter.B.copy_(randn(adapter.B.shape, ScalarType.Float64));
+        up.Attach(adapter);
+        var (withAdapter, _) = Run(lm);
+        Tensor fused;
+        using (lm.FuseProjections()) fused = Run(lm).Full;
+        Assert.True(MaxDiff(withAdapter, fused) <= 1e-10, name);
+        up.Detach()!.Dispose();
+        var (baseOnly, _) = Run(lm);
+        Assert.True(MaxDiff(withAdapter, baseOnly) > 1e-3, "the adapter changes the output");
+
+        using var half = 0.5.ToScalar();
+        lm.Projections().First(p => p.Name.EndsWith("mlp.gate_proj", StringComparison.Ordinal)).Layer.Weight.mul_(half);
+        var (changed, _) = Run(lm);
+        using (lm.FuseProjections()) fused = Run(lm).Full;
+        Assert.True(MaxDiff(changed, fused) <= 1e-10);
+        Assert.True(MaxDiff(changed, baseOnly) > 1e-3);
     }
 }
