@@ -64,7 +64,7 @@ public static class TinyTokenizer
     static Dictionary<string, int> CountWords(string corpus)
     {
         var words = new List<string>();
-        new IsolatingRegex(QwenSplitPattern, nameof(QwenSplitPattern)).Split(corpus.Normalize(NormalizationForm.FormC), words);
+        new IsolatingRegex(QwenSplitPattern, nameof(QwenSplitPattern)).Split(TextNormalizer.Apply(corpus, NormalizationForm.FormC), words);
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var word in words)
         {
