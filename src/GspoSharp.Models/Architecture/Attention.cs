@@ -66,7 +66,7 @@ public sealed class Attention : nn.Module
         {
             // One GEMM for q, k and v; q_norm, k_norm and RoPE on the heads of q and k together. The
             // same operations on the same rows as below, in about half as many calls.
-            var qkv = FewRowsLinear.Apply(x, fused.Weight.dtype == x.dtype ? fused.Weight : fused.Weight.to_type(x.dtype), fused.Bias)
+            var qkv = StackedProjections.Apply(x, fused.Weight, fused.Bias)
                 .view(b, t, heads + 2 * kvHeads, headDim);
             var qk = qkv.narrow(2, 0, heads + kvHeads);
             if (fused.NormWeight is not null) qk = RmsNorm.Normalize(qk, fused.NormWeight, eps);
@@ -116,16 +116,17 @@ public sealed class Attention : nn.Module
     /// <summary>Builds the concatenated copies that gradient-free passes use (<see cref="CausalLm.FuseProjections"/>).</summary>
     internal void Fuse(ScalarType dtype)
     {
-        using var noGrad = no_grad();
-        using var scope = NewDisposeScope();
-        // A half-precision base stays in half precision here too, widened for each product as the separate
-        // projections are: a float32 copy would hold q, k and v in float32 again (0.9 GB on Qwen3-1.7B).
-        var weight = cat(new Tensor[] { q_proj.Weight, k_proj.Weight, v_proj.Weight }, 0).to_type(q_proj.WeightWidened ? q_proj.Weight.dtype : dtype).contiguous();
-        var bias = q_proj.Bias is null ? null : cat(new Tensor[] { q_proj.Bias, k_proj.Bias!, v_proj.Bias! }, 0).to_type(dtype);
-        var norm = q_norm is null ? null
-            : cat(new[] { q_norm.Weight.unsqueeze(0).expand(heads, headDim), k_norm!.Weight.unsqueeze(0).expand(kvHeads, headDim) }, 0).contiguous();
+        var (weight, bias) = StackedProjections.Stack(new[] { q_proj, k_proj, v_proj }, dtype);
+        Tensor? norm = null;
+        if (q_norm is not null)
+        {
+            using var noGrad = no_grad();
+            using var scope = NewDisposeScope();
+            norm = cat(new[] { q_norm.Weight.unsqueeze(0).expand(heads, headDim), k_norm!.Weight.unsqueeze(0).expand(kvHeads, headDim) }, 0)
+                .contiguous().DetachFromDisposeScope();
+        }
         Unfuse();
-        fused = new Fused(weight.DetachFromDisposeScope(), bias?.DetachFromDisposeScope(), norm?.DetachFromDisposeScope());
+        fused = new Fused(weight, bias, norm);
     }
 
     /// <summary>The dtype of the concatenated q/k/v weight while fused, else null (for tests).</summary>

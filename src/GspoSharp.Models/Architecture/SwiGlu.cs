@@ -33,8 +33,7 @@ public sealed class SwiGlu : nn.Module<Tensor, Tensor>
         {
             // One GEMM on W_gate and W_up stacked [2I, d]: the same rows of products, read once
             // from a weight held contiguous for the whole generation (decoding is bound by reading weights).
-            // A half-precision base stays half here too (as Attention's q/k/v): widened for the product only.
-            var both = FewRowsLinear.Apply(x, f.Weight.dtype == x.dtype ? f.Weight : f.Weight.to_type(x.dtype), f.Bias);
+            var both = StackedProjections.Apply(x, f.Weight, f.Bias);
             gate = both.narrow(-1, 0, intermediate);
             up = both.narrow(-1, intermediate, intermediate);
         }
@@ -54,12 +53,9 @@ public sealed class SwiGlu : nn.Module<Tensor, Tensor>
     /// <summary>Builds the stacked copy that gradient-free passes use (<see cref="CausalLm.FuseProjections"/>).</summary>
     internal void Fuse(ScalarType dtype)
     {
-        using var noGrad = no_grad();
-        using var scope = NewDisposeScope();
-        var weight = cat(new Tensor[] { gate_proj.Weight, up_proj.Weight }, 0).to_type(gate_proj.WeightWidened ? gate_proj.Weight.dtype : dtype).contiguous();
-        var bias = gate_proj.Bias is null ? null : cat(new Tensor[] { gate_proj.Bias, up_proj.Bias! }, 0).to_type(dtype);
+        var stacked = StackedProjections.Stack(new[] { gate_proj, up_proj }, dtype);
         Unfuse();
-        fused = (weight.DetachFromDisposeScope(), bias?.DetachFromDisposeScope());
+        fused = stacked;
     }
 
     /// <summary>The dtype of the stacked gate/up weight while fused, else null (for tests).</summary>
