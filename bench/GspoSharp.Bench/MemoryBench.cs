@@ -85,17 +85,8 @@ internal static class MemoryBench
     /// <summary>Runs this benchmark program again as <c>memory-child MODEL VARIANT</c> and formats its result line.</summary>
     static string Child(string model, string variant)
     {
-        var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, RedirectStandardError = true };
-        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet") start.ArgumentList.Add(typeof(MemoryBench).Assembly.Location);
-        foreach (var a in new[] { "memory-child", model, variant }) start.ArgumentList.Add(a);
-        using var child = Process.Start(start)!;
-        var stderr = child.StandardError.ReadToEndAsync();
-        string output = child.StandardOutput.ReadToEnd();
-        child.WaitForExit();
-        var line = output.Split('\n').LastOrDefault(l => l.StartsWith('{'));
-        if (child.ExitCode != 0 || line is null)
-            return $"{model,-11} {variant,-16} failed (exit {child.ExitCode}): {stderr.Result.Split('\n').FirstOrDefault(l => l.Length > 0)}";
-        var r = JsonNode.Parse(line)!;
+        var run = ChildRun.Start("memory-child", model, variant);
+        if (run.Result is not { } r) return $"{model,-11} {variant,-16} failed (exit {run.ExitCode}): {run.Why}";
         string Gb(string key) => r[key] is { } v ? $"{(double)v,5:F2} GB" : "    —   ";
         return $"{model,-11} {variant,-16} {(long)r["trainable"]!,13:N0} {Gb("created_gb"),15} {Gb("peak_gb"),8} {Gb("forward_gb"),9} {Gb("backward_gb"),9} " +
                $"{Gb("step_gb"),8} {(double)r["update_s"]!,7:F1} s  {r["allocator"]}; frozen parameters with a gradient: {r["frozen_with_gradient"]}";

@@ -192,22 +192,13 @@ internal static class PeerBench
     /// <summary>Runs one workload of GspoSharp in a child process with <paramref name="threads"/> threads; its time, or null (said why).</summary>
     static double? Ours(int threads, string workload, string dir, int batch, int prompt, int newTokens)
     {
-        var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, RedirectStandardError = true };
-        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet") start.ArgumentList.Add(typeof(PeerBench).Assembly.Location);
-        foreach (var a in new[] { "peer-child", threads.ToString(), workload, dir, batch.ToString(), prompt.ToString(), newTokens.ToString() })
-            start.ArgumentList.Add(a);
-        using var child = Process.Start(start)!;
-        var stderr = child.StandardError.ReadToEndAsync();
-        string output = child.StandardOutput.ReadToEnd();
-        child.WaitForExit();
-        var line = output.Split('\n').LastOrDefault(l => l.StartsWith('{'));
-        if (child.ExitCode != 0 || line is null)
+        var run = ChildRun.Start("peer-child", threads.ToString(), workload, dir, batch.ToString(), prompt.ToString(), newTokens.ToString());
+        if (run.Result is null)
         {
-            Console.WriteLine($"  GspoSharp failed on {workload} of {Path.GetFileName(dir)} (exit {child.ExitCode}): " +
-                              $"{stderr.Result.Split('\n').FirstOrDefault(l => l.Length > 0) ?? output.Trim().Split('\n').LastOrDefault()}");
+            Console.WriteLine($"  GspoSharp failed on {workload} of {Path.GetFileName(dir)} (exit {run.ExitCode}): {run.Why}");
             return null;
         }
-        return (double)JsonNode.Parse(line)!["seconds"]!;
+        return (double)run.Result["seconds"]!;
     }
 
     static void Print(string name, IReadOnlyDictionary<int, double> ours, IReadOnlyDictionary<int, double> peer)
