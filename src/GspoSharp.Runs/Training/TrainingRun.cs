@@ -404,7 +404,7 @@ public sealed partial class TrainingRun
     {
         progress.Stage("eval", $"{label}: {config.EvalPrompts} held-out prompts × {config.EvalNumSamples} samples");
         var result = Evaluation.Run(policy, eval, config.EvalPrompts, config.EvalNumSamples, config.MaxCompletionLength,
-            config.EvalTemperature ?? config.Temperature, config.Seed + 1);
+            config.EvalTemperature ?? config.Temperature, config.Seed + 1, threads: config.RolloutThreads);
         progress.Evaluated(label, result);
         return result;
     }

@@ -18,13 +18,15 @@ public static class Evaluation
 {
     /// <summary>Samples <paramref name="samplesPerPrompt"/> completions for each of the first
     /// <paramref name="prompts"/> rows and averages <paramref name="reward"/> over all of them; samples through
-    /// <paramref name="rollout"/> (default: in process, on the policy's model).</summary>
+    /// <paramref name="rollout"/> (default: in process, on the policy's model, with <paramref name="threads"/> LibTorch
+    /// threads: null for the backend's choice, <see cref="LocalRolloutBackend.Threads"/>).</summary>
     public static EvaluationResult Run(LanguageModel policy, Dataset dataset, int prompts, int samplesPerPrompt, int maxNewTokens,
-        double temperature, long seed, IRewardFunction? reward = null, int batchPrompts = 32, IRolloutBackend? rollout = null)
+        double temperature, long seed, IRewardFunction? reward = null, int batchPrompts = 32, IRolloutBackend? rollout = null,
+        int? threads = null)
     {
         var watch = System.Diagnostics.Stopwatch.StartNew();
         reward ??= new AccuracyReward();
-        using var local = rollout is null ? new LocalRolloutBackend(policy.Model, policy.Decode) : null;
+        using var local = rollout is null ? new LocalRolloutBackend(policy.Model, policy.Decode) { Threads = threads } : null;
         var backend = rollout ?? local!;
         double correct = 0, length = 0;
         int count = (int)Math.Min(prompts, dataset.Count ?? prompts);

@@ -55,7 +55,7 @@ public sealed class GspoTrainer : IDisposable
             config.AdamEpsilon, config.WarmupSteps, optimizerSteps, config.LrSchedulerType);
         isMoe = policy.Model.Config.HasMoeLayers;
         ownsRollout = rollout is null;
-        this.rollout = rollout ?? new LocalRolloutBackend(policy.Model, policy.Decode, config.RolloutDtype.ScalarType()) { BatchPrompts = config.RolloutBatchPrompts };
+        this.rollout = rollout ?? new LocalRolloutBackend(policy.Model, policy.Decode, config.RolloutDtype.ScalarType()) { BatchPrompts = config.RolloutBatchPrompts, Threads = config.RolloutThreads };
     }
 
     /// <summary>Stops a rollout or weight sync in progress (Ctrl-C during a remote rollout): the step then

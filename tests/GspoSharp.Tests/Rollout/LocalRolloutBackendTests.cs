@@ -38,6 +38,47 @@ public class LocalRolloutBackendTests
     }
 
     [Fact]
+    public async Task A_model_under_a_million_parameters_samples_on_one_thread_unless_told_and_the_count_is_restored()
+    {
+        var lm = Model();
+        Assert.True(lm.Config.ParameterCount() < LocalRolloutBackend.SingleThreadParameters);
+        int before = torch.get_num_threads();
+        torch.set_num_threads(2);   // the test process runs on one thread (TestSetup); the rule matters with more
+        try
+        {
+            foreach (var (threads, expected) in new (int?, int)[] { (null, 1), (2, 2), (3, 3) })
+            {
+                var seen = new HashSet<int>();
+                using var backend = new LocalRolloutBackend(lm) { Threads = threads, OnToken = (_, _, _) => seen.Add(torch.get_num_threads()) };
+                (await backend.GenerateAsync(Prompts, Options)).Dispose();
+                Assert.Equal(new[] { expected }, seen);
+                Assert.Equal(2, torch.get_num_threads());
+            }
+            // The thread count changes no sample here.
+            using var oneThread = new LocalRolloutBackend(lm) { Threads = 1 };
+            using var twoThreads = new LocalRolloutBackend(lm) { Threads = 2 };
+            using var one = await oneThread.GenerateAsync(Prompts, Options);
+            using var two = await twoThreads.GenerateAsync(Prompts, Options);
+            Assert.Equal(one.Completions.Select(c => c.CompletionIds), two.Completions.Select(c => c.CompletionIds));
+        }
+        finally
+        {
+            torch.set_num_threads(before);
+        }
+    }
+
+    [Fact]
+    public void IntraOpThreads_sets_the_count_for_its_scope_and_refuses_less_than_one()
+    {
+        int before = torch.get_num_threads();
+        using (IntraOpThreads.Use(before + 1)) Assert.Equal(before + 1, torch.get_num_threads());
+        Assert.Equal(before, torch.get_num_threads());
+        using (IntraOpThreads.Use(null)) Assert.Equal(before, torch.get_num_threads());
+        Assert.Throws<ArgumentOutOfRangeException>(() => IntraOpThreads.Use(0));
+        Assert.Equal(before, torch.get_num_threads());
+    }
+
+    [Fact]
     public async Task Cancellation_is_observed_between_engine_calls_and_releases_what_was_sampled()
     {
         var lm = Model();

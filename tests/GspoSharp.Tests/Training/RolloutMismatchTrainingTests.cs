@@ -81,6 +81,7 @@ public class RolloutMismatchTrainingTests(TinyModelFixture models) : IClassFixtu
     [InlineData("rollout_backend=http; rollout_servers=[http://a:1]; init_arch=qwen3_moe; routing_replay=true", "routing_replay")]
     [InlineData("rollout_timeout=0", "rollout_timeout")]
     [InlineData("rollout_retries=-1", "rollout_retries")]
+    [InlineData("rollout_threads=0", "rollout_threads")]
     public void Inconsistent_backend_settings_are_refused_naming_the_key(string overrides, string key)
     {
         var config = ConfigFile.Load(new TrainConfig(), null, overrides.Split("; "));
