@@ -60,7 +60,7 @@ public sealed partial record TrainConfig
     public int MaxPromptLength { get; init; } = 512;
     [Description("Prompts per call of the rollout engine (its KV cache holds this many × num_generations sequences); unset: all prompts_per_step at once. The samples do not depend on it.")]
     public int? RolloutBatchPrompts { get; init; }
-    [Description("LibTorch threads while sampling in process; unset: 1 for models under 1 M parameters (their decoding steps are too small to split), else the process's count (OMP_NUM_THREADS or the cores). Updates keep the process's count. The demo's samples and metrics were identical with 1 and 2 threads (docs/performance.md).")]
+    [Description("LibTorch threads while sampling in process; unset: 1 for models under 1 M parameters (their decoding steps are too small to split), else the process's count (OMP_NUM_THREADS or the cores). Updates keep the process's count. Like any thread count, it can change float rounding in the last bits (docs/performance.md).")]
     public int? RolloutThreads { get; init; }
     [Description("Sampling temperature; log-probs are taken at this temperature. TRL default 1.0.")]
     public double Temperature { get; init; } = 1.0;
