@@ -19,7 +19,7 @@ public class StudyMatricesTests
     [InlineData("architectures", 3 * 4 * 2)]
     [InlineData("regime-mismatch", 12)]
     [InlineData("stability-mismatch", 30)]
-    [InlineData("stability-small", 3 * (8 + 4) + 3 * 7)]
+    [InlineData("stability-small", 3 * (8 + 4) + 3 * (7 + 2))]   // MoE: 8 arms + 4 at lr 1e-3; dense: 7 arms + gspo-tuned, gspo-sapo
     public void A_committed_matrix_loads_with_all_its_runs(string name, int runs)
     {
         var matrix = ExperimentMatrix.Load(Matrix(name));
