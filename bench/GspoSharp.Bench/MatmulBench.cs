@@ -1,3 +1,4 @@
+using GspoSharp.Models;
 using static TorchSharp.torch;
 
 namespace GspoSharp.Bench;
@@ -23,7 +24,7 @@ internal static class MatmulBench
         var best = new Dictionary<int, double>();
         foreach (int t in counts)
         {
-            set_num_threads(t);
+            using var scoped = IntraOpThreads.Use(t);
             foreach (int n in Sizes)
             {
                 var (gflops, first, rate) = Rate(n);
@@ -32,7 +33,6 @@ internal static class MatmulBench
                                   $"(first call {first,5:F1}; warm-up {rate.WarmupCalls,4} calls, {rate.WarmupSeconds:F1} s)");
             }
         }
-        set_num_threads(threads);
         double ceiling = best[threads];
         Console.WriteLine($"matmul ceiling: {string.Join(", ", counts.Select(t => $"{best[t]:F1} GFLOP/s with {t} thread{(t == 1 ? "" : "s")}"))}; " +
                           $"the benchmarks run with {threads}, so {ceiling:F1} GFLOP/s is the ceiling below");

@@ -42,9 +42,7 @@ public class LocalRolloutBackendTests
     {
         var lm = Model();
         Assert.True(lm.Config.ParameterCount() < LocalRolloutBackend.SingleThreadParameters);
-        int before = torch.get_num_threads();
-        torch.set_num_threads(2);   // the test process runs on one thread (TestSetup); the rule matters with more
-        try
+        using (IntraOpThreads.Use(2))   // the test process runs on one thread (TestSetup); the rule matters with more
         {
             foreach (var (threads, expected) in new (int?, int)[] { (null, 1), (2, 2), (3, 3) })
             {
@@ -60,10 +58,6 @@ public class LocalRolloutBackendTests
             using var one = await oneThread.GenerateAsync(Prompts, Options);
             using var two = await twoThreads.GenerateAsync(Prompts, Options);
             Assert.Equal(one.Completions.Select(c => c.CompletionIds), two.Completions.Select(c => c.CompletionIds));
-        }
-        finally
-        {
-            torch.set_num_threads(before);
         }
     }
 
