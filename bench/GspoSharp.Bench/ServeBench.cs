@@ -15,7 +15,9 @@ namespace GspoSharp.Bench;
 /// <c>gspo serve</c> under load, side by side in one run: the same 64 streamed completion requests
 /// (32-token prompts, 64 new tokens each, no EOS) sent by 1, 8, 32 and 64 concurrent HTTP clients to
 /// a server with continuous batching (--max-batch 64), the same requests served one at a time
-/// (--max-batch 1), and the in-process rollout engine sampling all 64 as one batch. Throughput is
+/// (--max-batch 1), and the in-process rollout engine sampling all 64 as one batch. Server and engine
+/// sample on the thread count the tool chooses (<see cref="IntraOpThreads.ForSampling"/>: one thread for
+/// the tiny model); for such a model the server at 64 clients also runs on the process's count. Throughput is
 /// generated tokens per second of wall time; latency is time to first token (TTFT) and to the last.
 /// The server runs in this process (Kestrel on 127.0.0.1, a free port), the clients are HttpClients.
 /// </summary>
@@ -34,9 +36,11 @@ internal static class ServeBench
                 var prompts = Prompts();
                 long parameters;
                 double engine;
+                int? samplingThreads;
                 using (var served = ServedModel.Load(dir, ScalarType.Float32))
                 {
                     parameters = served.Model.Config.ParameterCount();
+                    samplingThreads = IntraOpThreads.ForSampling(served.Model.Config, null);
                     engine = Engine(served.Model, prompts);
                 }
                 Console.WriteLine($"serve, {name} qwen3 ({parameters / 1e6:F1} M params): {Requests} requests × {NewTokens} new tokens, prompts of {PromptLength}");
@@ -53,6 +57,13 @@ internal static class ServeBench
                         Console.WriteLine($"  one-at-a-time clients={clients,2}: {single}");
                         Console.WriteLine($"  at {clients} clients: continuous / one-at-a-time {continuous.TokensPerSecond / oneAtATime:F1}×, " +
                                           $"engine / continuous {engine / continuous.TokensPerSecond:F2}×");
+                        // The server's thread rule against the process's count, for a model the rule puts on one thread.
+                        if (samplingThreads is { } one && get_num_threads() is var all && all > one)
+                        {
+                            var allThreads = Serve(dir, prompts, clients, maxBatch: Requests, threads: all);
+                            Console.WriteLine($"  continuous  clients={clients,2}, {all} threads: {allThreads}");
+                            Console.WriteLine($"  at {clients} clients: {one} thread (the default) / {all} threads {continuous.TokensPerSecond / allThreads.TokensPerSecond:F2}×");
+                        }
                     }
                 }
             }
@@ -69,8 +80,10 @@ internal static class ServeBench
         return Enumerable.Range(0, Requests).Select(_ => Enumerable.Range(0, PromptLength).Select(_ => (long)random.Next(3, 500)).ToArray()).ToArray();
     }
 
+    /// <summary>The in-process engine's throughput, on the thread count training samples with (<see cref="IntraOpThreads.ForSampling"/>).</summary>
     static double Engine(CausalLm model, long[][] prompts)
     {
+        using var threads = IntraOpThreads.Use(IntraOpThreads.ForSampling(model.Config, null));
         new RolloutEngine(model).Generate(prompts.Take(4).ToList(), new SamplingOptions { MaxNewTokens = 8, Seed = 1 }).Dispose();   // warm-up
         var clock = Stopwatch.StartNew();
         using var result = new RolloutEngine(model).Generate(prompts, new SamplingOptions { MaxNewTokens = NewTokens, Seed = 1 });
@@ -84,10 +97,10 @@ internal static class ServeBench
     }
 
     /// <summary>Starts a server, sends the requests from <paramref name="clients"/> concurrent clients, stops it.</summary>
-    static Figures Serve(string dir, long[][] prompts, int clients, int maxBatch)
+    static Figures Serve(string dir, long[][] prompts, int clients, int maxBatch, int? threads = null)
     {
-        var options = new ServerOptions { Model = dir, ServedModelName = "bench", Port = 0, MaxBatch = maxBatch, MaxQueue = Requests, ShutdownGrace = TimeSpan.FromSeconds(5) };
-        var worker = new BatchWorker(ServedModel.Load(dir, ScalarType.Float32), ScalarType.Float32, maxBatch, Requests);
+        var options = new ServerOptions { Model = dir, ServedModelName = "bench", Port = 0, MaxBatch = maxBatch, MaxQueue = Requests, Threads = threads, ShutdownGrace = TimeSpan.FromSeconds(5) };
+        var worker = new BatchWorker(ServedModel.Load(dir, ScalarType.Float32), ScalarType.Float32, maxBatch, Requests, threads: options.Threads);
         var app = ServingHost.Build(options, worker);
         app.StartAsync().GetAwaiter().GetResult();
         try

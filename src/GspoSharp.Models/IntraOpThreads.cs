@@ -1,3 +1,4 @@
+using GspoSharp.Models.Architecture;
 using static TorchSharp.torch;
 
 namespace GspoSharp.Models;
@@ -22,6 +23,17 @@ public readonly struct IntraOpThreads : IDisposable
         set_num_threads(wanted);
         return new IntraOpThreads(current);
     }
+
+    /// <summary>Models smaller than this sample on one thread unless a count is asked for (<see cref="ForSampling"/>).</summary>
+    public const long SingleThreadParameters = 1_000_000;
+
+    /// <summary>The thread count to sample <paramref name="config"/>'s model with: <paramref name="requested"/> when
+    /// given, else one for models below <see cref="SingleThreadParameters"/> parameters, else null (the process's count).</summary>
+    /// <remarks>The decoding steps of such models are operations on a few kilobytes each, too small to split:
+    /// waking a second thread for each costs more than it saves (the demo's 0.1 M-parameter model generated
+    /// ~20% faster on one thread than on two, docs/performance.md). Larger models decode faster on more.</remarks>
+    public static int? ForSampling(ModelConfig config, int? requested) =>
+        requested ?? (config.ParameterCount() < SingleThreadParameters ? 1 : null);
 
     /// <summary>Restores the count the work started with.</summary>
     public void Dispose()

@@ -23,6 +23,10 @@ public sealed record ServerOptions
     /// <summary>Most requests waiting to start; more get 429.</summary>
     public int MaxQueue { get; init; } = 1024;
 
+    /// <summary>LibTorch threads the worker samples with; null: one for models under 1 M parameters, else the
+    /// process's count (<see cref="GspoSharp.Models.IntraOpThreads.ForSampling"/>).</summary>
+    public int? Threads { get; init; }
+
     /// <summary>The dtype the model computes in.</summary>
     public ScalarType Dtype { get; init; } = ScalarType.Float32;
 

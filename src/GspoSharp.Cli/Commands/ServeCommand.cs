@@ -21,10 +21,11 @@ internal static class ServeCommand
         var maxQueue = new Option<int>("--max-queue") { Description = "Most requests waiting to start; more are answered 429.", DefaultValueFactory = _ => 1024 };
         var dtype = new Option<string>("--dtype") { Description = "float32 or bfloat16: the dtype the model computes and samples in.", DefaultValueFactory = _ => "float32" };
         var name = new Option<string?>("--served-model-name") { Description = "The model name clients send in \"model\". Default: --model as given." };
+        var threads = new Option<int?>("--threads") { Description = "LibTorch threads the model samples with. Default: 1 for models under 1 M parameters (their decoding steps are too small to split), else OMP_NUM_THREADS or the cores." };
         var apiKey = new Option<string?>("--api-key") { Description = "Require \"Authorization: Bearer KEY\" on every request but /health." };
         var command = new Command("serve", "Serve a model over HTTP: OpenAI-compatible completions and chat, SGLang /generate, weight updates, LoRA adapters.")
         {
-            model, adapter, host, port, maxBatch, maxQueue, dtype, name, apiKey,
+            model, adapter, host, port, maxBatch, maxQueue, dtype, threads, name, apiKey,
         };
         command.SetAction(parse => CommandErrors.Run(() =>
         {
@@ -38,6 +39,7 @@ internal static class ServeCommand
             int portValue = parse.GetValue(port), batch = parse.GetValue(maxBatch), queue = parse.GetValue(maxQueue);
             if (portValue is < 0 or > 65535) throw new ArgumentException($"--port {portValue}: expected 0 to 65535.");
             if (batch < 1) throw new ArgumentException($"--max-batch {batch}: expected at least 1.");
+            if (parse.GetValue(threads) is < 1 and var few) throw new ArgumentException($"--threads {few}: expected at least 1.");
             if (queue < 0) throw new ArgumentException($"--max-queue {queue}: expected 0 or more.");
             var adapters = (parse.GetValue(adapter) ?? Array.Empty<string>()).Select(a =>
             {
@@ -49,12 +51,12 @@ internal static class ServeCommand
             var options = new ServerOptions
             {
                 Model = modelDir, Adapters = adapters, Host = parse.GetValue(host)!, Port = portValue, MaxBatch = batch, MaxQueue = queue,
-                Dtype = scalar, ServedModelName = parse.GetValue(name) ?? parse.GetValue(model)!.ToString(), ApiKey = parse.GetValue(apiKey),
+                Dtype = scalar, Threads = parse.GetValue(threads), ServedModelName = parse.GetValue(name) ?? parse.GetValue(model)!.ToString(), ApiKey = parse.GetValue(apiKey),
             };
             var served = ServedModel.Load(modelDir, scalar);
             // TEST ONLY (TestHooks): while this file exists no waiting request starts.
             var hold = Environment.GetEnvironmentVariable(TestHooks.ServeHoldVariable) is { Length: > 0 } holdFile ? () => File.Exists(holdFile) : (Func<bool>?)null;
-            var worker = new BatchWorker(served, scalar, batch, queue, hold);
+            var worker = new BatchWorker(served, scalar, batch, queue, hold, options.Threads);
             try
             {
                 foreach (var (key, path) in adapters) worker.LoadAdapter(key, path).GetAwaiter().GetResult();

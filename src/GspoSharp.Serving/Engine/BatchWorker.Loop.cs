@@ -1,3 +1,4 @@
+using GspoSharp.Models;
 using GspoSharp.Models.Architecture;
 using GspoSharp.Rollout;
 using TorchSharp;
@@ -20,9 +21,26 @@ public sealed partial class BatchWorker
         public int MaxNew { get; } = Math.Min(request.Params.MaxTokens, context - request.Prompts[prompt].Length);
     }
 
+    /// <summary>Sets the thread count on this thread, which runs all of the model's work (<see cref="IntraOpThreads"/>),
+    /// and releases the constructor, which waits for it.</summary>
+    IntraOpThreads SetThreads()
+    {
+        try
+        {
+            var scope = IntraOpThreads.Use(IntraOpThreads.ForSampling(Served.Model.Config, requestedThreads));
+            Threads = get_num_threads();
+            return scope;
+        }
+        finally
+        {
+            started.Set();
+        }
+    }
+
     void Run()
     {
         using var noGrad = no_grad();
+        using var intraOp = SetThreads();
         while (true)
         {
             bool controlPending, partial;

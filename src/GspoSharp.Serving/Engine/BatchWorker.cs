@@ -1,3 +1,4 @@
+using GspoSharp.Models;
 using GspoSharp.Models.Architecture;
 using GspoSharp.Rollout;
 using TorchSharp;
@@ -32,19 +33,29 @@ public sealed partial class BatchWorker : IDisposable
 
     readonly Func<bool>? holdAdmission;
 
-    /// <summary>Starts the worker on <paramref name="model"/> (which it then owns). While
-    /// <paramref name="holdAdmission"/> returns true no waiting request starts (tests use it to fill the
+    /// <summary>Starts the worker on <paramref name="model"/> (which it then owns), sampling on
+    /// <paramref name="threads"/> LibTorch threads (null: <see cref="IntraOpThreads.ForSampling"/>'s choice).
+    /// While <paramref name="holdAdmission"/> returns true no waiting request starts (tests use it to fill the
     /// queue deterministically).</summary>
-    public BatchWorker(ServedModel model, ScalarType dtype, int maxBatch, int maxQueue, Func<bool>? holdAdmission = null)
+    public BatchWorker(ServedModel model, ScalarType dtype, int maxBatch, int maxQueue, Func<bool>? holdAdmission = null, int? threads = null)
     {
+        if (threads is < 1) throw new ArgumentOutOfRangeException(nameof(threads), threads, "a thread count must be ≥ 1.");
         this.holdAdmission = holdAdmission;
         Served = model;
         this.dtype = dtype;
         this.maxBatch = maxBatch;
         this.maxQueue = maxQueue;
+        requestedThreads = threads;
         thread = new Thread(Run) { Name = "gspo serve worker", IsBackground = true };
         thread.Start();
+        started.Wait();
     }
+
+    readonly int? requestedThreads;
+    readonly ManualResetEventSlim started = new(false);
+
+    /// <summary>The LibTorch intra-op threads the worker samples with (read on its thread when it started).</summary>
+    public int Threads { get; private set; }
 
     /// <summary>The model being served (replaced by a weight update; read its tokenizer and config only).</summary>
     public ServedModel Served { get; private set; }
@@ -158,5 +169,6 @@ public sealed partial class BatchWorker : IDisposable
         adapters.Dispose();
         Served.Dispose();
         wake.Dispose();
+        started.Dispose();
     }
 }

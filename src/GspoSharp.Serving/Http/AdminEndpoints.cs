@@ -17,7 +17,7 @@ internal static class AdminEndpoints
             context.Response.Headers[ServingHost.WeightVersionHeader] = version;
             return JsonResponse.Write(context, new JsonObject
             {
-                ["status"] = "ok", ["weight_version"] = g.Worker.WeightVersion, ["waiting"] = g.Worker.Waiting, ["running"] = g.Worker.Running,
+                ["status"] = "ok", ["weight_version"] = g.Worker.WeightVersion, ["waiting"] = g.Worker.Waiting, ["running"] = g.Worker.Running, ["threads"] = g.Worker.Threads,
             });
         });
 

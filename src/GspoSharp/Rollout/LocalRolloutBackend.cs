@@ -12,11 +12,9 @@ namespace GspoSharp.Rollout;
 /// precision while training in float32, the precision mismatch real deployments have.
 /// It runs synchronously on the caller's thread (the thread that owns the model: TorchSharp's
 /// dispose scopes and grad mode are thread-local), so the returned tasks are already complete.
-/// <para>Models below <see cref="SingleThreadParameters"/> parameters sample on one LibTorch thread
-/// unless <see cref="Threads"/> says otherwise: their decoding steps are operations on a few
-/// kilobytes each, too small to split, and waking a second thread for each costs more than it
-/// saves (the demo's 0.1 M-parameter model generated ~20% faster on one thread than on two,
-/// docs/performance.md). The process's count is restored when the call returns.</para>
+/// <para>Models below <see cref="IntraOpThreads.SingleThreadParameters"/> parameters sample on one LibTorch
+/// thread unless <see cref="Threads"/> says otherwise (<see cref="IntraOpThreads.ForSampling"/>). The
+/// process's count is restored when the call returns.</para>
 /// </summary>
 public sealed class LocalRolloutBackend : IRolloutBackend
 {
@@ -48,15 +46,9 @@ public sealed class LocalRolloutBackend : IRolloutBackend
     /// <summary>Called with (prompt index, sample index, token) as each token is sampled (for streaming).</summary>
     public Action<int, int, long>? OnToken { get; init; }
 
-    /// <summary>LibTorch intra-op threads while sampling; null: one for models below <see cref="SingleThreadParameters"/>
-    /// parameters, else the process's count (<c>rollout_threads</c>).</summary>
+    /// <summary>LibTorch intra-op threads while sampling; null: one for models below
+    /// <see cref="IntraOpThreads.SingleThreadParameters"/> parameters, else the process's count (<c>rollout_threads</c>).</summary>
     public int? Threads { get; init; }
-
-    /// <summary>Models smaller than this sample on one thread unless <see cref="Threads"/> is set.</summary>
-    public const long SingleThreadParameters = 1_000_000;
-
-    /// <summary>The thread count sampling runs with, null to keep the process's.</summary>
-    int? SamplingThreads => Threads ?? (model.Config.ParameterCount() < SingleThreadParameters ? 1 : null);
 
     /// <summary>The model that samples: the policy's, or its copy in the sampling dtype.</summary>
     public CausalLm SamplingModel => copy ?? model;
@@ -69,7 +61,7 @@ public sealed class LocalRolloutBackend : IRolloutBackend
     {
         // Observed before each engine call (one batch of BatchPrompts prompts): an engine call runs to its end.
         cancellation.ThrowIfCancellationRequested();
-        using var threads = IntraOpThreads.Use(SamplingThreads);
+        using var threads = IntraOpThreads.Use(IntraOpThreads.ForSampling(model.Config, Threads));
         var engine = new RolloutEngine(SamplingModel, decode) { OnToken = OnToken };
         int chunk = BatchPrompts ?? prompts.Count;
         if (chunk >= prompts.Count) return Task.FromResult(engine.Generate(prompts, options));

@@ -41,7 +41,7 @@ public class LocalRolloutBackendTests
     public async Task A_model_under_a_million_parameters_samples_on_one_thread_unless_told_and_the_count_is_restored()
     {
         var lm = Model();
-        Assert.True(lm.Config.ParameterCount() < LocalRolloutBackend.SingleThreadParameters);
+        Assert.True(lm.Config.ParameterCount() < IntraOpThreads.SingleThreadParameters);
         using (IntraOpThreads.Use(2))   // the test process runs on one thread (TestSetup); the rule matters with more
         {
             foreach (var (threads, expected) in new (int?, int)[] { (null, 1), (2, 2), (3, 3) })

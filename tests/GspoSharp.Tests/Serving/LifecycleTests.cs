@@ -213,5 +213,26 @@ public class LifecycleTests(ServerFixture fixture)
         var dtype = GspoProcess.Run("serve", "--model", fixture.Model, "--port", "0", "--dtype", "float16");
         Assert.Equal(1, dtype.ExitCode);
         Assert.Equal("error: --dtype float16: expected float32 or bfloat16.", dtype.Stderr.Trim());
+        var threads = GspoProcess.Run("serve", "--model", fixture.Model, "--port", "0", "--threads", "0");
+        Assert.Equal(1, threads.ExitCode);
+        Assert.Equal("error: --threads 0: expected at least 1.", threads.Stderr.Trim());
+    }
+
+    [Fact]
+    public async Task A_model_under_a_million_parameters_is_served_on_one_thread_unless_told()
+    {
+        Assert.True(GspoSharp.Models.Architecture.ModelConfig.Load(Path.Combine(fixture.Model, "config.json")).ParameterCount() < IntraOpThreads.SingleThreadParameters);
+        // Two threads for the process (test children get one by default), so the rule has something to change.
+        var twoThreads = new Dictionary<string, string> { ["OMP_NUM_THREADS"] = "2" };
+        using (var auto = ServeProcess.Start(fixture.Model, twoThreads))
+            Assert.Equal(1, (int)(await auto.Health())["threads"]!);
+        using (var told = ServeProcess.Start(fixture.Model, twoThreads, "--threads", "3"))
+            Assert.Equal(3, (int)(await told.Health())["threads"]!);
+        // The thread count changes no sample of this model.
+        var greedy = Greedy("The answer is", 8);
+        using var one = ServeProcess.Start(fixture.Model, null, "--threads", "1");
+        using var two = ServeProcess.Start(fixture.Model, null, "--threads", "2");
+        var (a, b) = ((await one.Post("v1/completions", greedy)).Body, (await two.Post("v1/completions", greedy)).Body);
+        Assert.Equal(Tokens(a), Tokens(b));
     }
 }
