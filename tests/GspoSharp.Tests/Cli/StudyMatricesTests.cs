@@ -18,6 +18,7 @@ public class StudyMatricesTests
     [InlineData("directions", 3 * 11)]
     [InlineData("architectures", 3 * 4 * 2)]
     [InlineData("architectures-small", 3 * 4 * 2)]
+    [InlineData("directions-small", 3 * 5)]
     [InlineData("regime-mismatch", 12)]
     [InlineData("stability-mismatch", 30)]
     [InlineData("stability-small", 3 * (8 + 4) + 3 * (7 + 2))]   // MoE: 8 arms + 4 at lr 1e-3; dense: 7 arms + gspo-tuned, gspo-sapo
