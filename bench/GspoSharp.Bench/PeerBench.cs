@@ -190,7 +190,7 @@ internal static class PeerBench
     }
 
     /// <summary>Runs one workload of GspoSharp in a child process with <paramref name="threads"/> threads; its time, or null (said why).</summary>
-    static double? Ours(int threads, string workload, string dir, int batch, int prompt, int newTokens)
+    internal static double? Ours(int threads, string workload, string dir, int batch, int prompt, int newTokens)
     {
         var run = ChildRun.Start("peer-child", threads.ToString(), workload, dir, batch.ToString(), prompt.ToString(), newTokens.ToString());
         if (run.Result is null)
