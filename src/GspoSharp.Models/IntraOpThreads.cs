@@ -31,7 +31,9 @@ public readonly struct IntraOpThreads : IDisposable
     /// given, else one for models below <see cref="SingleThreadParameters"/> parameters, else null (the process's count).</summary>
     /// <remarks>The decoding steps of such models are operations on a few kilobytes each, too small to split:
     /// waking a second thread for each costs more than it saves (the demo's 0.1 M-parameter model generated
-    /// ~20% faster on one thread than on two, docs/performance.md). Larger models decode faster on more.</remarks>
+    /// ~20% faster on one thread than on two, docs/performance.md). From a few million parameters up the two
+    /// were even on a 2-core machine (<c>bench -- threads</c>), and on more cores larger models' products split
+    /// further, so they keep the process's count.</remarks>
     public static int? ForSampling(ModelConfig config, int? requested) =>
         requested ?? (config.ParameterCount() < SingleThreadParameters ? 1 : null);
 
