@@ -17,6 +17,9 @@ namespace GspoSharp.Cli;
 /// (<see cref="CrashPoints"/>); checked here so that a typo is an error, not a run that never crashes.</item>
 /// <item><c>GSPO_TEST_SERVE_HOLD=FILE</c>: <c>gspo serve</c> starts no waiting request while FILE
 /// exists, so a test can fill the queue (429) or cancel a waiting request without racing the worker.</item>
+/// <item><c>GSPO_TEST_STOP_HOLD=FILE</c>: once Ctrl-C or SIGTERM has asked a run to stop, the run waits at
+/// its next stop check while FILE exists (at most two minutes), so a test's second Ctrl-C cannot race
+/// the end of the step.</item>
 /// </list>
 /// </summary>
 internal static class TestHooks
@@ -24,6 +27,8 @@ internal static class TestHooks
     public const string ServeHoldVariable = "GSPO_TEST_SERVE_HOLD";
 
     public const string GcStressVariable = "GSPO_TEST_GC_STRESS";
+
+    public const string StopHoldVariable = "GSPO_TEST_STOP_HOLD";
 
     /// <summary>Starts what the variables ask for; returns an error message for a malformed one.</summary>
     public static string? Start()

@@ -71,9 +71,18 @@ internal static class TrainCommand
             context.Cancel = true;
             Request("SIGTERM");
         });
+        // TEST ONLY (TestHooks): once a stop is asked for, wait while this file exists.
+        string? hold = Environment.GetEnvironmentVariable(TestHooks.StopHoldVariable) is { Length: > 0 } file ? file : null;
+        bool Stopping()
+        {
+            if (Volatile.Read(ref requests) == 0) return false;
+            for (var clock = System.Diagnostics.Stopwatch.StartNew(); hold is not null && File.Exists(hold) && clock.Elapsed < TimeSpan.FromMinutes(2);)
+                Thread.Sleep(20);
+            return true;
+        }
         try
         {
-            return work(() => Volatile.Read(ref requests) > 0);
+            return work(Stopping);
         }
         finally
         {

@@ -98,7 +98,12 @@ public class LongRunTests
     {
         using var dir = new TempDirectory();
         string run = Path.Combine(dir.Path, "run");
-        using var process = GspoProcess.Start(dir.Path, "train", "--config", WriteLongSteps(dir), "--run-dir", run);
+        // The run waits after the first Ctrl-C while this file exists, so it cannot finish its step and
+        // exit 0 before the second Ctrl-C arrives, however fast the step is.
+        string hold = Path.Combine(dir.Path, "hold");
+        File.WriteAllText(hold, "");
+        using var process = GspoProcess.Start(dir.Path, new Dictionary<string, string> { ["GSPO_TEST_STOP_HOLD"] = hold },
+            "train", "--config", WriteLongSteps(dir), "--run-dir", run);
         var stdout = process.StandardOutput.ReadToEndAsync();
         var errors = new System.Collections.Concurrent.ConcurrentQueue<string>();
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) errors.Enqueue(e.Data); };
