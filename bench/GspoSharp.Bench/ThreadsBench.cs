@@ -33,14 +33,15 @@ internal static class ThreadsBench
             try
             {
                 TinyModels.Create(dir, ModelType.Qwen3, size, seed: 1, shape: shape);
-                long parameters = ModelConfig.Load(Path.Combine(dir, "config.json")).ParameterCount();
+                var config = ModelConfig.Load(Path.Combine(dir, "config.json"));
+                long parameters = config.ParameterCount();
                 double one = double.PositiveInfinity, many = double.PositiveInfinity;
                 for (int round = 0; round < rounds; round++)
                 {
                     if (PeerBench.Ours(1, "rollout", dir, 64, 16, 128) is { } a) one = Math.Min(one, a);
                     if (PeerBench.Ours(all, "rollout", dir, 64, 16, 128) is { } b) many = Math.Min(many, b);
                 }
-                string rule = IntraOpThreads.ForSampling(ModelConfig.Load(Path.Combine(dir, "config.json")), null) is 1 ? "1 thread" : $"{all} threads";
+                string rule = IntraOpThreads.ForSampling(config, null) is 1 ? "1 thread" : $"{all} threads";
                 Console.WriteLine($"  {name,-28} {parameters / 1e6,6:F2} M params | 1 thread {one,7:F3} s | {all} threads {many,7:F3} s | " +
                                   $"1 thread {many / one,5:F2}× as fast | the rule samples on {rule}");
             }
