@@ -186,7 +186,13 @@ public class HandBuiltTokenizerTests
     [Fact]
     public void Any_text_round_trips_up_to_NFC()
     {
-        var tokenizer = Load();
+        // Without the added token ñ (301): decoding sends added tokens through the byte-level alphabet, as
+        // Hugging Face does, and there 'ñ' stands for the byte 0xF1, so text holding ñ (or n + U+0303)
+        // cannot come back. The property is about the byte-level model and the other added tokens.
+        var json = HandBuilt.Json();
+        json["added_tokens"] = new JsonArray(json["added_tokens"]!.AsArray()
+            .Where(t => t!["id"]!.GetValue<int>() != 301).Select(t => t!.DeepClone()).ToArray());
+        var tokenizer = Load(json);
         Gen.Int[0, 0x10FFFF].Where(c => c is < 0xD800 or > 0xDFFF).Array[0, 24]
             .Select(codePoints => string.Concat(codePoints.Select(char.ConvertFromUtf32)))
             .Sample(text => tokenizer.Decode(tokenizer.Encode(text)) == Nfc.Of(text), iter: 300);
