@@ -204,6 +204,7 @@ public sealed partial class BatchWorker
         var uniforms = running.Select(s => s.Random.NextUniform()).ToArray();
         var draws = RowSampler.Draw(logits!, running.Select(s => s.Request.Params).ToList(), uniforms);
         var keep = new List<int>(running.Count);
+        var answered = new List<ServeRequest>();
         for (int i = 0; i < running.Count; i++)
         {
             var s = running[i];
@@ -219,10 +220,13 @@ public sealed partial class BatchWorker
             else if (s.Tokens.Count >= s.MaxNew) finish = FinishReason.Length;
             s.Request.Events.Writer.TryWrite(new TokenEvent(s.Choice, token, draws[i].LogProb, draws[i].Top, finish, stopReason));
             if (finish is null) keep.Add(i);
-            else if (Interlocked.Decrement(ref s.Request.Unfinished) == 0) s.Request.Events.Writer.TryComplete();
+            else if (Interlocked.Decrement(ref s.Request.Unfinished) == 0) answered.Add(s.Request);
         }
         var tokens = tensor(draws.Select(d => d.Token).ToArray(), device: model.Device);
         Retain(keep);
+        // Completed only once the running count excludes them: a client holding its whole answer never finds
+        // its request still counted as running in /health.
+        foreach (var request in answered) request.Events.Writer.TryComplete();
         if (running.Count == 0) return;
         if (keep.Count < draws.Length) tokens = tokens.index_select(0, tensor(keep.Select(i => (long)i).ToArray(), device: model.Device));
         EnsureCapacity(0, 1);

