@@ -127,7 +127,9 @@ public class HttpRolloutBackendTests
     public async Task A_server_that_does_not_answer_within_the_timeout_counts_as_failed()
     {
         var fake = new FakeServers();
-        var settings = Settings() with { TimeoutSeconds = 0.2 };
+        // The bound holds for the answering server too: 2 s, so that a pause of the test process (a collection, a busy
+        // machine) cannot make it miss the bound as well.
+        var settings = Settings() with { TimeoutSeconds = 2 };
         var silent = new SilentOn(9001, fake);
         using var backend = new HttpRolloutBackend(settings, handler: silent);
         using var result = await backend.GenerateAsync(Prompts, Options);
@@ -208,10 +210,9 @@ public class HttpRolloutBackendTests
     public async Task Over_real_loopback_http_a_refused_connection_fails_over_to_the_listening_server()
     {
         // One port with nothing listening (connection refused), one HttpListener answering as SGLang does.
-        int dead = FreePort(), live = FreePort();
-        using var listener = new HttpListener();
-        listener.Prefixes.Add($"http://127.0.0.1:{live}/");
-        listener.Start();
+        using var refusing = LoopbackPorts.Refusing(out int dead);
+        var (listener, live) = LoopbackPorts.StartListener();
+        using var owned = listener;
         using var stop = new CancellationTokenSource();
         var serving = Task.Run(async () =>
         {
@@ -237,14 +238,5 @@ public class HttpRolloutBackendTests
         stop.Cancel();
         listener.Stop();
         await serving;
-    }
-
-    static int FreePort()
-    {
-        var socket = new TcpListener(IPAddress.Loopback, 0);
-        socket.Start();
-        int port = ((IPEndPoint)socket.LocalEndpoint).Port;
-        socket.Stop();
-        return port;
     }
 }

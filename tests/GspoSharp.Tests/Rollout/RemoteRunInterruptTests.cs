@@ -15,19 +15,14 @@ public class RemoteRunInterruptTests
     /// (two tokens, fixed log-probs) and holds every later one unanswered.</summary>
     sealed class StallingServer : IDisposable
     {
-        readonly HttpListener listener = new();
+        readonly HttpListener listener;
         readonly Task serving;
         int requests;
         volatile int answerFirst = int.MaxValue;
 
         public StallingServer()
         {
-            var socket = new TcpListener(IPAddress.Loopback, 0);
-            socket.Start();
-            Port = ((IPEndPoint)socket.LocalEndpoint).Port;
-            socket.Stop();
-            listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
-            listener.Start();
+            (listener, Port) = LoopbackPorts.StartListener();
             serving = Task.Run(Serve);
         }
 
