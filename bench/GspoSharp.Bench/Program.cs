@@ -9,8 +9,12 @@ NativeAllocatorSettings.ForLargeModels();   // as the gspo tool does (docs/perfo
 //   ... -- memory        peak memory of one update of Qwen3-0.6B / 1.7B shapes (minutes, up to ~10 GB; not part of all)
 //   ... -- memory --only=qwen3-0.6b:lora+ckpt,qwen3-1.7b:lora+ckpt+bf16   just those rows (no dtype comparison)
 //   ... -- dtype         the projection with a bfloat16 weight, three ways (the first part of memory)
-// The memory children build their models without ModelDirectory.Load: they pin the thresholds as gspo does for such models.
-if (args is ["memory-child", _, _]) MemoryBench.AllocatorPinned = NativeAllocatorSettings.ReturnFreedTensorMemory();
+// The memory children build their models without ModelDirectory.Load: they pin the thresholds and advise huge pages as gspo does for such models.
+if (args is ["memory-child", _, _])
+{
+    MemoryBench.AllocatorPinned = NativeAllocatorSettings.ReturnFreedTensorMemory();
+    NativeAllocatorSettings.AdviseHugePages();
+}
 if (args is ["memory-child", var childModel, var childVariant]) return GspoSharp.Bench.MemoryBench.RunChild(childModel, childVariant);
 // The memory benchmark's children above measure peaks with glibc's defaults; everything else runs as gspo does.
 if (Environment.GetEnvironmentVariable("GSPO_BENCH_MALLOC_DEFAULTS") is null) NativeAllocatorSettings.ReuseFreedMemory();

@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace GspoSharp.Models;
 
 /// <summary>
@@ -12,15 +10,6 @@ namespace GspoSharp.Models;
 /// </summary>
 public static class OpenMpSettings
 {
-    [DllImport("libc", EntryPoint = "setenv")]
-    static extern int SetEnv(string name, string value, int overwrite);
-
     /// <summary>Sets OMP_WAIT_POLICY=PASSIVE unless the user chose a policy. Call before the first tensor operation.</summary>
-    public static void PreferPassiveWaiting()
-    {
-        if (Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is not null) return;
-        // .NET keeps its own copy of the environment on Unix; native code reads the C library's.
-        if (OperatingSystem.IsWindows()) Environment.SetEnvironmentVariable("OMP_WAIT_POLICY", "PASSIVE");
-        else SetEnv("OMP_WAIT_POLICY", "PASSIVE", 0);
-    }
+    public static void PreferPassiveWaiting() => NativeEnvironment.SetUnlessSet("OMP_WAIT_POLICY", "PASSIVE");
 }

@@ -47,4 +47,10 @@ public class NativeAllocatorSettingsTests
     {
         Assert.Equal(pins, NativeAllocatorSettings.Pins(forLarge, parameters));
     }
+
+    [Fact]
+    public void Huge_pages_are_left_to_the_user_who_set_the_variable()
+    {
+        Assert.False(NativeAllocatorSettings.AdviseHugePages(n => n == NativeAllocatorSettings.HugePagesVariable ? "0" : null));
+    }
 }
