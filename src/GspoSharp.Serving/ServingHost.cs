@@ -52,7 +52,10 @@ public static class ServingHost
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        // Warnings and errors (a request's unexpected failure among them) go to stderr; stdout carries
+        // only the listening line, which scripts read.
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning);
+        builder.Logging.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownGrace);
         builder.WebHost.UseKestrel(k =>
         {
@@ -108,6 +111,9 @@ public static class ServingHost
         }
         catch (Exception e)
         {
+            // A fault of the server, not of the request: the client gets the message, the log the whole exception.
+            context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("GspoSharp.Serving")
+                .LogError(e, "{Method} {Path} failed", context.Request.Method, context.Request.Path.Value);
             if (!context.Response.HasStarted) await ApiError.Write(context, StatusCodes.Status500InternalServerError, e.Message);
         }
     }

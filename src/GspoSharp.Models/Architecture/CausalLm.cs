@@ -72,12 +72,15 @@ public sealed class CausalLm : nn.Module
     {
         using var noGrad = no_grad();
         var generator = new Generator((ulong)seed, Device);
+        using var stdScalar = std.ToScalar();
         foreach (var (name, p) in named_parameters())
         {
             using var scope = NewDisposeScope();
             if (name.EndsWith("norm.weight", StringComparison.Ordinal)) p.fill_(Scalars.One);
             else if (name.EndsWith(".bias", StringComparison.Ordinal)) p.zero_();
-            else p.copy_(normal(0, std, p.shape, p.dtype, p.device, generator: generator));
+            // randn·std + 0, the operations torch.normal(0, std, …) runs, with both operands held: TorchSharp's
+            // normal(double, double, …) converts them to temporary Scalars (docs/decisions/0005).
+            else p.copy_(randn(p.shape, p.dtype, p.device, generator: generator).mul_(stdScalar).add_(Scalars.Zero, Scalars.One));
         }
     }
 

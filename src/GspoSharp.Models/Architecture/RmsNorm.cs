@@ -35,8 +35,9 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var accumulate = Precision.Accumulate(x.dtype);
         var x32 = x.dtype == accumulate ? x : x.to_type(accumulate);
-        // The same operations as x·rsqrt(mean(x²) + ε), the last two in place: fewer tensors per call.
-        var normed = x32 * x32.square().mean(new long[] { -1 }, keepdim: true).add_(eps, Scalars.One).rsqrt_();
+        // The same operations as x·rsqrt(mean(x²) + ε), the last two in place: fewer tensors per call. x² is
+        // pow(x, 2) with a held exponent, which is what Tensor.square() runs with a temporary one (decision 0005).
+        var normed = x32 * x32.pow(Scalars.TwoInt).mean(new long[] { -1 }, keepdim: true).add_(eps, Scalars.One).rsqrt_();
         if (normed.dtype != x.dtype) normed = normed.to_type(x.dtype);
         return (weight * normed).MoveToOuterDisposeScope();
     }

@@ -16,23 +16,21 @@ internal static class Scalars
     public static readonly Scalar One = 1.0.ToScalar();
     public static readonly Scalar ZeroInt = 0L.ToScalar();
     public static readonly Scalar OneInt = 1L.ToScalar();
+    public static readonly Scalar TwoInt = 2L.ToScalar();
     public static readonly Scalar NegativeInfinity = double.NegativeInfinity.ToScalar();
     public static readonly Scalar PositiveInfinity = double.PositiveInfinity.ToScalar();
     public static readonly Scalar NaN = double.NaN.ToScalar();
 
-    /// <summary>0, 1, …, <paramref name="stop"/> − 1 as int64, with the bound held through the native call
-    /// (<c>arange(n)</c> would convert n to a temporary Scalar).</summary>
-    public static torch.Tensor Arange(long stop, torch.Device? device = null)
-    {
-        using var end = stop.ToScalar();
-        return torch.arange(end, device: device);
-    }
+    /// <summary>0, 1, …, <paramref name="stop"/> − 1 as int64, with every operand held through the native call:
+    /// <c>arange(n)</c> would convert n to a temporary Scalar, and TorchSharp's overloads without a step
+    /// pass a start of 0 and a step of 1 as temporaries of their own.</summary>
+    public static torch.Tensor Arange(long stop, torch.Device? device = null) => Arange(0, stop, device);
 
     /// <summary><paramref name="start"/>, …, <paramref name="stop"/> − 1 as int64, bounds held likewise.</summary>
     public static torch.Tensor Arange(long start, long stop, torch.Device? device = null)
     {
         using var first = start.ToScalar();
         using var end = stop.ToScalar();
-        return torch.arange(first, end, device: device);
+        return torch.arange(first, end, OneInt, device: device);
     }
 }
