@@ -16,7 +16,7 @@ namespace GspoSharp.Bench;
 /// (32-token prompts, 64 new tokens each, no EOS) sent by 1, 8, 32 and 64 concurrent HTTP clients to
 /// a server with continuous batching (--max-batch 64), the same requests served one at a time
 /// (--max-batch 1), and the in-process rollout engine sampling all 64 as one batch. Server and engine
-/// sample on the thread count the tool chooses (<see cref="IntraOpThreads.ForSampling"/>: one thread for
+/// sample on the thread count the tool chooses (<see cref="IntraOpThreads.For"/>: one thread for
 /// the tiny model); for such a model the server at 64 clients also runs on the process's count. Throughput is
 /// generated tokens per second of wall time; latency is time to first token (TTFT) and to the last.
 /// The server runs in this process (Kestrel on 127.0.0.1, a free port), the clients are HttpClients.
@@ -40,7 +40,7 @@ internal static class ServeBench
                 using (var served = ServedModel.Load(dir, ScalarType.Float32))
                 {
                     parameters = served.Model.Config.ParameterCount();
-                    samplingThreads = IntraOpThreads.ForSampling(served.Model.Config, null);
+                    samplingThreads = IntraOpThreads.For(served.Model.Config, null);
                     engine = Engine(served.Model, prompts);
                 }
                 Console.WriteLine($"serve, {name} qwen3 ({parameters / 1e6:F1} M params): {Requests} requests × {NewTokens} new tokens, prompts of {PromptLength}");
@@ -80,10 +80,10 @@ internal static class ServeBench
         return Enumerable.Range(0, Requests).Select(_ => Enumerable.Range(0, PromptLength).Select(_ => (long)random.Next(3, 500)).ToArray()).ToArray();
     }
 
-    /// <summary>The in-process engine's throughput, on the thread count training samples with (<see cref="IntraOpThreads.ForSampling"/>).</summary>
+    /// <summary>The in-process engine's throughput, on the thread count training samples with (<see cref="IntraOpThreads.For"/>).</summary>
     static double Engine(CausalLm model, long[][] prompts)
     {
-        using var threads = IntraOpThreads.Use(IntraOpThreads.ForSampling(model.Config, null));
+        using var threads = IntraOpThreads.Use(IntraOpThreads.For(model.Config, null));
         new RolloutEngine(model).Generate(prompts.Take(4).ToList(), new SamplingOptions { MaxNewTokens = 8, Seed = 1 }).Dispose();   // warm-up
         var clock = Stopwatch.StartNew();
         using var result = new RolloutEngine(model).Generate(prompts, new SamplingOptions { MaxNewTokens = NewTokens, Seed = 1 });

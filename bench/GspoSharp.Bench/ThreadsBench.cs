@@ -6,7 +6,7 @@ namespace GspoSharp.Bench;
 
 /// <summary>
 /// Sampling on one LibTorch thread against the process's count, across model sizes: the evidence for
-/// the one-thread rule of <see cref="IntraOpThreads.ForSampling"/>. Each size samples 64 prompts of 16
+/// the one-thread rule of <see cref="IntraOpThreads.For"/>. Each size samples 64 prompts of 16
 /// tokens × 128 new tokens (temperature 1, the sampled token's log-prob kept) in a child process of its
 /// own (the peer benchmark's rollout child), one thread and all threads alternating, best of three.
 /// Sizes: the tiny and small models, and Qwen3 of the 50M-class width (hidden 512, MLP 1536) with
@@ -41,7 +41,7 @@ internal static class ThreadsBench
                     if (PeerBench.Ours(1, "rollout", dir, 64, 16, 128) is { } a) one = Math.Min(one, a);
                     if (PeerBench.Ours(all, "rollout", dir, 64, 16, 128) is { } b) many = Math.Min(many, b);
                 }
-                string rule = IntraOpThreads.ForSampling(config, null) is 1 ? "1 thread" : $"{all} threads";
+                string rule = IntraOpThreads.For(config, null) is 1 ? "1 thread" : $"{all} threads";
                 Console.WriteLine($"  {name,-28} {parameters / 1e6,6:F2} M params | 1 thread {one,7:F3} s | {all} threads {many,7:F3} s | " +
                                   $"1 thread {many / one,5:F2}× as fast | the rule samples on {rule}");
             }

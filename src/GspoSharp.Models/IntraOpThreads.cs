@@ -24,17 +24,19 @@ public readonly struct IntraOpThreads : IDisposable
         return new IntraOpThreads(current);
     }
 
-    /// <summary>Models smaller than this sample on one thread unless a count is asked for (<see cref="ForSampling"/>).</summary>
+    /// <summary>Models smaller than this run on one thread unless a count is asked for (<see cref="For"/>).</summary>
     public const long SingleThreadParameters = 1_000_000;
 
-    /// <summary>The thread count to sample <paramref name="config"/>'s model with: <paramref name="requested"/> when
-    /// given, else one for models below <see cref="SingleThreadParameters"/> parameters, else null (the process's count).</summary>
-    /// <remarks>The decoding steps of such models are operations on a few kilobytes each, too small to split:
-    /// waking a second thread for each costs more than it saves (the demo's 0.1 M-parameter model generated
-    /// ~20% faster on one thread than on two, docs/performance.md). From a few million parameters up the two
-    /// were even on a 2-core machine (<c>bench -- threads</c>), and on more cores larger models' products split
-    /// further, so they keep the process's count.</remarks>
-    public static int? ForSampling(ModelConfig config, int? requested) =>
+    /// <summary>The thread count to run <paramref name="config"/>'s model with (sampling, scoring, training):
+    /// <paramref name="requested"/> when given, else one for models below <see cref="SingleThreadParameters"/>
+    /// parameters, else null (the process's count).</summary>
+    /// <remarks>Every operation of such a model works on a few kilobytes, too little to split: waking a second
+    /// thread for each costs more than it saves. The demo's 0.1 M-parameter model generated ~20% faster on one
+    /// thread than on two, and on the AVX-512 host its whole run took 2:37 on one thread against 3:03 on two,
+    /// the update 76 s against 95 s (docs/performance.md). From a few million parameters up the two were even
+    /// on a 2-core machine (<c>bench -- threads</c>), and on more cores larger models' products split further,
+    /// so they keep the process's count.</remarks>
+    public static int? For(ModelConfig config, int? requested) =>
         requested ?? (config.ParameterCount() < SingleThreadParameters ? 1 : null);
 
     /// <summary>Restores the count the work started with.</summary>

@@ -34,6 +34,7 @@ internal static class WarmStart
         SupervisedFineTuning.Run(policy, train, new SftOptions
         {
             Steps = config.SftSteps, BatchSize = config.SftBatchSize, LearningRate = config.SftLearningRate, Seed = config.Seed,
+            Threads = config.UpdateThreads,
         }, (step, loss, _) => progress.SftStep(step, config.SftSteps, loss), stopRequested);
     }
 }

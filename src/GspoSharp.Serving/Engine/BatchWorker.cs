@@ -34,7 +34,7 @@ public sealed partial class BatchWorker : IDisposable
     readonly Func<bool>? holdAdmission;
 
     /// <summary>Starts the worker on <paramref name="model"/> (which it then owns), sampling on
-    /// <paramref name="threads"/> LibTorch threads (null: <see cref="IntraOpThreads.ForSampling"/>'s choice).
+    /// <paramref name="threads"/> LibTorch threads (null: <see cref="IntraOpThreads.For"/>'s choice).
     /// While <paramref name="holdAdmission"/> returns true no waiting request starts (tests use it to fill the
     /// queue deterministically).</summary>
     public BatchWorker(ServedModel model, ScalarType dtype, int maxBatch, int maxQueue, Func<bool>? holdAdmission = null, int? threads = null)

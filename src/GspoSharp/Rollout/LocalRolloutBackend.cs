@@ -13,7 +13,7 @@ namespace GspoSharp.Rollout;
 /// It runs synchronously on the caller's thread (the thread that owns the model: TorchSharp's
 /// dispose scopes and grad mode are thread-local), so the returned tasks are already complete.
 /// <para>Models below <see cref="IntraOpThreads.SingleThreadParameters"/> parameters sample on one LibTorch
-/// thread unless <see cref="Threads"/> says otherwise (<see cref="IntraOpThreads.ForSampling"/>). The
+/// thread unless <see cref="Threads"/> says otherwise (<see cref="IntraOpThreads.For"/>). The
 /// process's count is restored when the call returns.</para>
 /// </summary>
 public sealed class LocalRolloutBackend : IRolloutBackend
@@ -61,7 +61,7 @@ public sealed class LocalRolloutBackend : IRolloutBackend
     {
         // Observed before each engine call (one batch of BatchPrompts prompts): an engine call runs to its end.
         cancellation.ThrowIfCancellationRequested();
-        using var threads = IntraOpThreads.Use(IntraOpThreads.ForSampling(model.Config, Threads));
+        using var threads = IntraOpThreads.Use(IntraOpThreads.For(model.Config, Threads));
         var engine = new RolloutEngine(SamplingModel, decode) { OnToken = OnToken };
         int chunk = BatchPrompts ?? prompts.Count;
         if (chunk >= prompts.Count) return Task.FromResult(engine.Generate(prompts, options));

@@ -21,6 +21,8 @@ public sealed record SftOptions
     public double MaxGradNorm { get; init; } = 1.0;
     /// <summary>First row of the dataset to read (rows are consumed in order).</summary>
     public long Seed { get; init; }
+    /// <summary>LibTorch threads; null: <see cref="IntraOpThreads.For"/>'s choice (one for models under 1 M parameters).</summary>
+    public int? Threads { get; init; }
 }
 
 /// <summary>
@@ -37,6 +39,7 @@ public static class SupervisedFineTuning
     {
         using var optimization = new Optimization(policy.Model, options.LearningRate, options.WeightDecay, 0.9, 0.999, 1e-8,
             warmupSteps: Math.Max(1, options.Steps / 10), options.Steps, LearningRateSchedule.Cosine);
+        using var threads = IntraOpThreads.Use(IntraOpThreads.For(policy.Model.Config, options.Threads));
         policy.Model.train();
         long next = options.Seed * 1_000_003L;
         for (int step = 1; step <= options.Steps && stopRequested?.Invoke() != true; step++)

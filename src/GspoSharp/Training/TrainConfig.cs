@@ -60,8 +60,10 @@ public sealed partial record TrainConfig
     public int MaxPromptLength { get; init; } = 512;
     [Description("Prompts per call of the rollout engine (its KV cache holds this many × num_generations sequences); unset: all prompts_per_step at once. The samples do not depend on it.")]
     public int? RolloutBatchPrompts { get; init; }
-    [Description("LibTorch threads while sampling in process; unset: 1 for models under 1 M parameters (their decoding steps are too small to split), else the process's count (OMP_NUM_THREADS or the cores). Updates keep the process's count. Like any thread count, it can change float rounding in the last bits (docs/performance.md).")]
+    [Description("LibTorch threads while sampling in process; unset: 1 for models under 1 M parameters (their decoding steps are too small to split), else the process's count (OMP_NUM_THREADS or the cores). Like any thread count, it can change float rounding in the last bits (docs/performance.md).")]
     public int? RolloutThreads { get; init; }
+    [Description("LibTorch threads for the passes that score and train: the old and reference log-probs, the update and the supervised warm start; unset: 1 for models under 1 M parameters (their operations are too small to split), else the process's count. Like any thread count, it can change float rounding in the last bits.")]
+    public int? UpdateThreads { get; init; }
     [Description("Sampling temperature; log-probs are taken at this temperature. TRL default 1.0.")]
     public double Temperature { get; init; } = 1.0;
     [Description("Nucleus sampling mass, taken over the top-k survivors renormalised (as transformers and vLLM). TRL default 1.0 (off).")]
@@ -239,6 +241,7 @@ public sealed partial record TrainConfig
         Require(MaxPromptLength >= 1, "max_prompt_length", $"is {MaxPromptLength}; must be ≥ 1.");
         Require(RolloutBatchPrompts is null or >= 1, "rollout_batch_prompts", $"is {RolloutBatchPrompts}; must be ≥ 1.");
         Require(RolloutThreads is null or >= 1, "rollout_threads", $"is {RolloutThreads}; must be ≥ 1.");
+        Require(UpdateThreads is null or >= 1, "update_threads", $"is {UpdateThreads}; must be ≥ 1.");
         Require(Temperature > 0 && double.IsFinite(Temperature), "temperature", $"is {Temperature}; RL needs sampling (> 0).");
         Require(TopP > 0 && TopP <= 1, "top_p", $"is {TopP}; must be in (0, 1].");
         Require(TopK is null or >= 0, "top_k", $"is {TopK}; must be ≥ 0.");

@@ -83,6 +83,32 @@ public class GspoTrainerTests(TinyModelFixture models) : IClassFixture<TinyModel
         Assert.Contains(policy.Model.named_parameters(), p => !p.parameter.eq(before[p.name]).all().item<bool>());
     }
 
+    [Fact]
+    public void A_model_under_a_million_parameters_updates_and_warms_up_on_one_thread_unless_told_and_the_count_is_restored()
+    {
+        using var policy = LanguageModel.Load(models.Dense, chatTemplate: false);
+        Assert.True(policy.Model.Config.ParameterCount() < IntraOpThreads.SingleThreadParameters);
+        using (IntraOpThreads.Use(2))   // the test process runs on one thread (TestSetup); the rule matters with more
+        {
+            foreach (var (threads, expected) in new (int?, int)[] { (null, 1), (2, 2), (3, 3) })
+            {
+                var seen = new List<int>();
+                using (var trainer = new GspoTrainer(Small with { UpdateThreads = threads, MaxSteps = 1 }, policy, Arithmetic(), Rewards())
+                       { OnMiniBatch = (_, _, _) => seen.Add(get_num_threads()) })
+                    trainer.Step();
+                Assert.Equal(Small.StepsPerGeneration, seen.Count);
+                Assert.All(seen, n => Assert.Equal(expected, n));
+                Assert.Equal(2, get_num_threads());
+
+                var warm = new List<int>();
+                SupervisedFineTuning.Run(policy, Arithmetic(), new SftOptions { Steps = 2, BatchSize = 2, Threads = threads },
+                    (_, _, _) => warm.Add(get_num_threads()));
+                Assert.Equal(new[] { expected, expected }, warm);
+                Assert.Equal(2, get_num_threads());
+            }
+        }
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
