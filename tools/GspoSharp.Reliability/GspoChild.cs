@@ -47,6 +47,27 @@ internal sealed class GspoChild : IDisposable
 
     public int Id => process.Id;
 
+    /// <summary>The first line of standard output that <paramref name="match"/> accepts, or null when the child
+    /// exits or <paramref name="timeout"/> passes first.</summary>
+    public string? WaitForLine(Func<string, bool> match, TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < timeout)
+        {
+            lock (stdout)
+                if (stdout.ToString().Split('\n').FirstOrDefault(match) is { } line) return line.TrimEnd('\r');
+            if (process.HasExited) return null;
+            Thread.Sleep(50);
+        }
+        return null;
+    }
+
+    /// <summary>SIGTERM: the graceful stop gspo serve and gspo train handle.</summary>
+    public void Terminate()
+    {
+        if (!process.HasExited) _ = Posix.Kill(process.Id, 15);
+    }
+
     public bool HasExited => process.HasExited;
 
     /// <summary>SIGKILL (Process.Kill on Unix); false when the child had already exited.</summary>
@@ -90,5 +111,11 @@ internal sealed class GspoChild : IDisposable
         {
         }
         process.Dispose();
+    }
+
+    static class Posix
+    {
+        [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+        public static extern int Kill(int pid, int signal);
     }
 }

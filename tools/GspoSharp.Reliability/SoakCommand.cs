@@ -57,7 +57,6 @@ internal static partial class SoakCommand
         string run = Path.Combine(Path.GetFullPath(options.Out), name);
         if (Directory.Exists(run)) Directory.Delete(run, recursive: true);
         string configPath = Path.Combine(Path.GetFullPath(options.Out), name + ".yaml");
-        File.WriteAllText(configPath, SoakConfigs.Yaml(name, options.Steps, options.SaveSteps));
         var environment = new Dictionary<string, string>
         {
             ["DOTNET_GCgen0size"] = options.Gen0Size,
@@ -68,6 +67,8 @@ internal static partial class SoakCommand
         long forced = 0, allocation = 0;
         var notes = new List<string>();
         var violations = new List<string>();
+        using var servers = SoakServers.Start(name, SoakConfigs.Servers(name), environment, options.Out);
+        File.WriteAllText(configPath, SoakConfigs.Yaml(name, options.Steps, options.SaveSteps, servers.ConfigKeys));
         for (bool first = true; ; first = false)
         {
             string[] args = first ? ["train", "--config", configPath, "--run-dir", run] : ["train", "--resume", run];
@@ -88,6 +89,10 @@ internal static partial class SoakCommand
         }
         clock.Stop();
         violations.AddRange(RunFiles.Violations(run));
+        violations.AddRange(servers.Stop());
+        violations.AddRange(RunFiles.Metrics(run).OfType<System.Text.Json.Nodes.JsonObject>()
+            .Where(m => m["rollout/server_failures"]?.GetValue<double>() > 0)
+            .Select(m => $"step {m["step"]}: rollout/server_failures {m["rollout/server_failures"]}"));
 
         var rss = RunFiles.Metrics(run).OfType<System.Text.Json.Nodes.JsonObject>()
             .Where(m => m.ContainsKey("memory/rss_mb"))

@@ -29,10 +29,17 @@ internal static class SoakConfigs
     {
         ["dense"] = Common + "\ninit_arch: qwen3\n",
         ["moe-replay"] = Common + "\ninit_arch: qwen3_moe\nrouting_replay: true\n",
+        // Rollouts on two gspo serve children, themselves under the same GC stress, with a weight
+        // sync from disk after every step: the server's batching, sampling and weight loading.
+        ["serve"] = Common + "\ninit_arch: qwen3\nrollout_backend: http\nrollout_api: sglang\nweight_sync: disk\n",
         // LoRA: gspo train has no LoRA yet. When it has, add its configuration here (e.g. the
         // dense config with the adapter keys) and to the default --configs list; nothing else changes.
     };
 
-    public static string Yaml(string name, int maxSteps, int saveSteps) =>
-        All[name] + $"max_steps: {maxSteps}\nsave_steps: {saveSteps}\n";
+    /// <summary>gspo serve processes a configuration samples on (0: in process).</summary>
+    public static int Servers(string name) => All[name].Contains("rollout_backend: http", StringComparison.Ordinal) ? 2 : 0;
+
+    /// <summary>The config file; <paramref name="extra"/> adds keys (a served configuration's model and server URLs).</summary>
+    public static string Yaml(string name, int maxSteps, int saveSteps, string extra = "") =>
+        All[name] + $"max_steps: {maxSteps}\nsave_steps: {saveSteps}\n" + extra;
 }
