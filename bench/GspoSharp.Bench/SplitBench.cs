@@ -1,3 +1,4 @@
+using GspoSharp.Models.Architecture;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -11,65 +12,17 @@ namespace GspoSharp.Bench;
 /// Each product of a 30M-class decoding step (64 rows, <c>linear</c>) and of a Qwen3-0.6B-shaped one
 /// (8 rows, the transposed product of FewRowsLinear) is timed three ways in one run: one LibTorch
 /// thread; two; and the weight's rows split in halves, one half on this thread and one on a waiting
-/// worker thread, LibTorch on one thread, the halves joined with <c>cat</c>. Prints the median per
-/// call and the speed-ups. Nothing in gspo splits products yet: this measures whether it should.
+/// worker thread, LibTorch on one thread, the halves joined with <c>cat</c> (<see cref="ProductSplit"/>, as gspo
+/// samples models of 1 M parameters and more). Prints the median per call and the speed-ups.
 /// </summary>
 internal static class SplitBench
 {
-    /// <summary>A thread that runs one product at a time for the caller, handed over with spinning events.</summary>
-    sealed class Worker : IDisposable
-    {
-        readonly ManualResetEventSlim start = new(false, 2047), done = new(false, 2047);
-        readonly Thread thread;
-        Func<Tensor>? work;
-        Tensor? result;
-        volatile bool stopping;
-
-        public Worker()
-        {
-            thread = new Thread(() =>
-            {
-                using var noGrad = no_grad();   // grad mode is per thread
-                while (true)
-                {
-                    start.Wait();
-                    start.Reset();
-                    if (stopping) return;
-                    result = work!();
-                    done.Set();
-                }
-            }) { IsBackground = true, Name = "split-product worker" };
-            thread.Start();
-        }
-
-        public void Begin(Func<Tensor> product)
-        {
-            work = product;
-            start.Set();
-        }
-
-        public Tensor End()
-        {
-            done.Wait();
-            done.Reset();
-            return result!;
-        }
-
-        public void Dispose()
-        {
-            stopping = true;
-            start.Set();
-            thread.Join();
-        }
-    }
-
     public static void Run()
     {
         Console.WriteLine();
         Console.WriteLine("== split: one decoding step's products, split across two .NET threads vs LibTorch's threads ==");
         int before = get_num_threads();
         using var noGrad = no_grad();
-        using var worker = new Worker();
         var shapes = new (string Name, long Out, long In, long Rows)[]
         {
             ("30M-class gate/up", 3072, 512, 64), ("30M-class q/k/v", 1024, 512, 64), ("30M-class down", 512, 1536, 64),
@@ -84,7 +37,6 @@ internal static class SplitBench
             using var scope = NewDisposeScope();
             var w = randn(outF, inF);
             var x = randn(rows, inF);
-            var halves = new[] { w.narrow(0, 0, outF / 2), w.narrow(0, outF / 2, outF - outF / 2) };   // contiguous row blocks
             bool transposed = rows <= 32;   // as FewRowsLinear: (W xᵀ)ᵀ for a few rows
             var xt = x.t();
             Tensor Product(Tensor weight) => transposed ? weight.matmul(xt) : nn.functional.linear(x, weight);
@@ -94,20 +46,14 @@ internal static class SplitBench
             set_num_threads(2);
             double two = Measure.Seconds(() => { using var y = Product(w); }, warmup: 5, repeats: repeats);
             set_num_threads(1);
-            double split = Measure.Seconds(() =>
+            Tensor Split() => (transposed ? ProductSplit.Matmul(w, xt) : ProductSplit.Linear(x, w, null))!;
+            double split;
+            using (ProductSplit.Begin())
             {
-                worker.Begin(() => Product(halves[1]));
-                using var mine = Product(halves[0]);
-                using var theirs = worker.End();
-                using var y = cat(new[] { mine, theirs }, transposed ? 0 : 1);
-            }, warmup: 5, repeats: repeats);
-            // The split result is the product, to float rounding.
-            using (var whole = Product(w))
-            {
-                worker.Begin(() => Product(halves[1]));
-                using var mine = Product(halves[0]);
-                using var theirs = worker.End();
-                using var joined = cat(new[] { mine, theirs }, transposed ? 0 : 1);
+                split = Measure.Seconds(() => { using var y = Split(); }, warmup: 5, repeats: repeats);
+                // The split result is the product, to float rounding.
+                using var whole = Product(w);
+                using var joined = Split();
                 if (!joined.allclose(whole, rtol: 1e-5, atol: 1e-4)) throw new InvalidOperationException($"{name}: the split product differs from the whole one");
             }
             Console.WriteLine($"| {name} | [{outF}, {inF}] | {rows} | {one * 1e6:F0} µs | {two * 1e6:F0} µs | {split * 1e6:F0} µs | {one / split:F2}× | {two / split:F2}× |");

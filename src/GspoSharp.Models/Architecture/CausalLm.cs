@@ -61,7 +61,16 @@ public sealed class CausalLm : nn.Module
     public bool GradientCheckpointing { get; set; }
 
     /// <summary>The device of the parameters.</summary>
-    public Device Device => model.embed_tokens.weight!.device;
+    public Device Device
+    {
+        get
+        {
+            // TorchSharp's Embedding.weight wraps the native parameter in a new Parameter on every read:
+            // release that wrapper at once rather than leave it to a dispose scope or the finalizer.
+            using var weight = model.embed_tokens.weight!;
+            return weight.device;
+        }
+    }
 
     /// <summary>[V, d] output projection: lm_head, or the embedding when tied.</summary>
     public Tensor OutputWeight => (lm_head?.weight ?? model.embed_tokens.weight)!;

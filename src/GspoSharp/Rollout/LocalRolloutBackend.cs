@@ -13,8 +13,10 @@ namespace GspoSharp.Rollout;
 /// It runs synchronously on the caller's thread (the thread that owns the model: TorchSharp's
 /// dispose scopes and grad mode are thread-local), so the returned tasks are already complete.
 /// <para>Models below <see cref="IntraOpThreads.SingleThreadParameters"/> parameters sample on one LibTorch
-/// thread unless <see cref="Threads"/> says otherwise (<see cref="IntraOpThreads.For"/>). The
-/// process's count is restored when the call returns.</para>
+/// thread unless <see cref="Threads"/> says otherwise (<see cref="IntraOpThreads.For"/>); larger ones, when
+/// the process has two threads or more and no count is asked for, sample under a <see cref="ProductSplit"/>
+/// (the large products split across two threads, the rest on one). The process's count is restored when
+/// the call returns.</para>
 /// </summary>
 public sealed class LocalRolloutBackend : IRolloutBackend
 {
@@ -47,7 +49,8 @@ public sealed class LocalRolloutBackend : IRolloutBackend
     public Action<int, int, long>? OnToken { get; init; }
 
     /// <summary>LibTorch intra-op threads while sampling; null: one for models below
-    /// <see cref="IntraOpThreads.SingleThreadParameters"/> parameters, else the process's count (<c>rollout_threads</c>).</summary>
+    /// <see cref="IntraOpThreads.SingleThreadParameters"/> parameters, else the products split across two threads
+    /// (<see cref="ProductSplit"/>) when the process has two or more (<c>rollout_threads</c>).</summary>
     public int? Threads { get; init; }
 
     /// <summary>The model that samples: the policy's, or its copy in the sampling dtype.</summary>
@@ -61,7 +64,7 @@ public sealed class LocalRolloutBackend : IRolloutBackend
     {
         // Observed before each engine call (one batch of BatchPrompts prompts): an engine call runs to its end.
         cancellation.ThrowIfCancellationRequested();
-        using var threads = IntraOpThreads.Use(IntraOpThreads.For(model.Config, Threads));
+        using var threads = ProductSplit.ForSampling(model.Config, Threads, SamplingModel.Device);
         var engine = new RolloutEngine(SamplingModel, decode) { OnToken = OnToken };
         int chunk = BatchPrompts ?? prompts.Count;
         if (chunk >= prompts.Count) return Task.FromResult(engine.Generate(prompts, options));
