@@ -82,6 +82,7 @@ public class RolloutMismatchTrainingTests(TinyModelFixture models) : IClassFixtu
     [InlineData("rollout_timeout=0", "rollout_timeout")]
     [InlineData("rollout_retries=-1", "rollout_retries")]
     [InlineData("rollout_threads=0", "rollout_threads")]
+    [InlineData("update_threads=0", "update_threads")]
     public void Inconsistent_backend_settings_are_refused_naming_the_key(string overrides, string key)
     {
         var config = ConfigFile.Load(new TrainConfig(), null, overrides.Split("; "));
