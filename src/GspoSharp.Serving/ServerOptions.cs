@@ -24,8 +24,7 @@ public sealed record ServerOptions
     public int MaxQueue { get; init; } = 1024;
 
     /// <summary>LibTorch threads the worker samples with; null: one for models under 1 M parameters, else the
-    /// process's count (<see cref="GspoSharp.Models.IntraOpThreads.For"/>), with the large products split across two
-    /// threads when it is 2 or more (<see cref="GspoSharp.Models.Architecture.ProductSplit.ForSampling"/>).</summary>
+    /// process's count (<see cref="GspoSharp.Models.IntraOpThreads.For"/>).</summary>
     public int? Threads { get; init; }
 
     /// <summary>The dtype the model computes in.</summary>

@@ -21,7 +21,7 @@ internal static class ServeCommand
         var maxQueue = new Option<int>("--max-queue") { Description = "Most requests waiting to start; more are answered 429.", DefaultValueFactory = _ => 1024 };
         var dtype = new Option<string>("--dtype") { Description = "float32 or bfloat16: the dtype the model computes and samples in.", DefaultValueFactory = _ => "float32" };
         var name = new Option<string?>("--served-model-name") { Description = "The model name clients send in \"model\". Default: --model as given." };
-        var threads = new Option<int?>("--threads") { Description = "LibTorch threads the model samples with. Default: 1 for models under 1 M parameters (their decoding steps are too small to split); for larger models on two or more cores, one LibTorch thread with each large product split across two threads; else OMP_NUM_THREADS or the cores. A number given is used as it is." };
+        var threads = new Option<int?>("--threads") { Description = "LibTorch threads the model samples with. Default: 1 for models under 1 M parameters (their decoding steps are too small to split), else OMP_NUM_THREADS or the cores." };
         var apiKey = new Option<string?>("--api-key") { Description = "Require \"Authorization: Bearer KEY\" on every request but /health." };
         var command = new Command("serve", "Serve a model over HTTP: OpenAI-compatible completions and chat, SGLang /generate, weight updates, LoRA adapters.")
         {

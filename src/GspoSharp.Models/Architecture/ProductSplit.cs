@@ -6,7 +6,7 @@ namespace GspoSharp.Models.Architecture;
 
 /// <summary>
 /// While in scope on the thread that owns a model, the large products of its gradient-free passes
-/// (<see cref="FewRowsLinear"/>: the decoding step's projections and output head) are split by
+/// (<see cref="FewRowsLinear"/>: the decoding step's fused projections and output head) are split by
 /// output features: one half runs on the calling thread, the other on a worker thread, each with one
 /// LibTorch thread, and the halves are joined. On two cores oneMKL's own second thread gains little
 /// on a decoding step's 64-row products; two single-threaded halves gain 1.2–1.5× over it on every
@@ -15,45 +15,46 @@ namespace GspoSharp.Models.Architecture;
 /// product as without the split, though computed by a product of another shape, so its float
 /// rounding can differ in the last bits, as with any change of thread count.
 /// </summary>
+/// <remarks>One worker thread serves the whole process (started on first use, never stopped: a thread per
+/// scope would give the BLAS library a new thread, and whatever it keeps per thread, on every rollout).
+/// A scope belongs to the thread that began it.</remarks>
 public sealed class ProductSplit : IDisposable
 {
     /// <summary>Weights smaller than this (elements) are not split: the hand-over would cost more than it saves.</summary>
     public const long MinWeightElements = 1 << 18;
 
     [ThreadStatic] static ProductSplit? current;
+    static long splits;
 
     readonly ProductSplit? outer;
     readonly IntraOpThreads threads;
-    readonly Thread worker;
-    readonly ManualResetEventSlim start = new(false, 2047), done = new(false, 2047);
-    Func<Tensor>? work;
-    Tensor? result;
-    ExceptionDispatchInfo? error;
-    volatile bool stopping;
+    readonly int owner = Environment.CurrentManagedThreadId;
     bool disposed;
 
     ProductSplit()
     {
         threads = IntraOpThreads.Use(1);
-        worker = new Thread(Serve) { IsBackground = true, Name = "GspoSharp product split" };
-        worker.Start();
         outer = current;
         current = this;
     }
 
-    /// <summary>Products split (for tests and benchmarks: how often the split ran).</summary>
+    /// <summary>Products split so far in the process (for tests and benchmarks).</summary>
     public static long Splits => Interlocked.Read(ref splits);
-    static long splits;
 
     /// <summary>
-    /// The scope to sample <paramref name="config"/>'s model in: when <see cref="IntraOpThreads.For"/> leaves
-    /// the process's count (models of 1 M parameters and more, no count asked for), that count is 2 or
-    /// more and the model is on the CPU, a split on this thread; else the rule's thread count.
+    /// The scope to sample <paramref name="model"/> in: a split when <see cref="IntraOpThreads.For"/> leaves the
+    /// process's count (models of 1 M parameters and more, no count asked for), that count is exactly 2 (where the
+    /// split was measured to win; with more cores LibTorch's own threads divide the products further), and the
+    /// model is dense, without adapters, on the CPU (its products all pass through <see cref="FewRowsLinear"/>);
+    /// else the rule's thread count.
     /// </summary>
-    public static IDisposable ForSampling(ModelConfig config, int? requested, Device device) =>
-        IntraOpThreads.For(config, requested) is null && device.type == DeviceType.CPU && get_num_threads() >= 2
-            ? new ProductSplit()
-            : IntraOpThreads.Use(IntraOpThreads.For(config, requested));
+    public static IDisposable ForSampling(CausalLm model, int? requested)
+    {
+        int? rule = IntraOpThreads.For(model.Config, requested);
+        bool split = rule is null && get_num_threads() == 2 && !model.Config.HasMoeLayers && !model.HasAdapters
+                     && model.Device.type == DeviceType.CPU;
+        return split ? new ProductSplit() : IntraOpThreads.Use(rule);
+    }
 
     /// <summary>A split on this thread until disposal, whatever the model (benchmarks, tests).</summary>
     public static ProductSplit Begin() => new();
@@ -61,59 +62,27 @@ public sealed class ProductSplit : IDisposable
     /// <summary><c>linear(x, weight, bias)</c> split in halves, or null when no split is in scope on this
     /// thread or the weight is too small.</summary>
     internal static Tensor? Linear(Tensor x, Tensor weight, Tensor? bias) =>
-        current is { } split && weight.numel() >= MinWeightElements
-            ? split.Halves(weight, bias, (w, b) => nn.functional.linear(x, w, b), dim: -1)
+        current is not null && weight.numel() >= MinWeightElements
+            ? Halves(weight, bias, (w, b) => nn.functional.linear(x, w, b), dim: -1)
             : null;
 
     /// <summary><c>weight.matmul(columns)</c> ([out, rows]) split in halves, or null as <see cref="Linear"/>.</summary>
     internal static Tensor? Matmul(Tensor weight, Tensor columns) =>
-        current is { } split && weight.numel() >= MinWeightElements
-            ? split.Halves(weight, null, (w, _) => w.matmul(columns), dim: 0)
+        current is not null && weight.numel() >= MinWeightElements
+            ? Halves(weight, null, (w, _) => w.matmul(columns), dim: 0)
             : null;
 
-    Tensor Halves(Tensor weight, Tensor? bias, Func<Tensor, Tensor?, Tensor> product, long dim)
+    static Tensor Halves(Tensor weight, Tensor? bias, Func<Tensor, Tensor?, Tensor> product, long dim)
     {
         using var scope = NewDisposeScope();
         long outFeatures = weight.shape[0], half = outFeatures / 2;
         var (w0, w1) = (weight.narrow(0, 0, half), weight.narrow(0, half, outFeatures - half));   // contiguous row blocks
         var (b0, b1) = bias is null ? (null, null) : (bias.narrow(0, 0, half), bias.narrow(0, half, outFeatures - half));
-        work = () => product(w1, b1);
-        start.Set();
-        Tensor mine;
-        try
+        var theirs = Worker.Run(() => product(w1, b1), () => product(w0, b0), out var mine);
+        using (theirs)
         {
-            mine = product(w0, b0);
-        }
-        finally
-        {
-            done.Wait();   // the worker reads the views above: never leave before it is done
-            done.Reset();
-        }
-        error?.Throw();
-        using var theirs = result!;   // made on the worker, outside any dispose scope
-        result = null;
-        Interlocked.Increment(ref splits);
-        return cat(new[] { mine, theirs }, dim).MoveToOuterDisposeScope();
-    }
-
-    void Serve()
-    {
-        using var noGrad = no_grad();   // grad mode is per thread; splits run in gradient-free passes only
-        while (true)
-        {
-            start.Wait();
-            start.Reset();
-            if (stopping) return;
-            try
-            {
-                error = null;
-                result = work!();
-            }
-            catch (Exception e)
-            {
-                error = ExceptionDispatchInfo.Capture(e);
-            }
-            done.Set();
+            Interlocked.Increment(ref splits);
+            return cat(new[] { mine, theirs }, dim).MoveToOuterDisposeScope();
         }
     }
 
@@ -121,13 +90,82 @@ public sealed class ProductSplit : IDisposable
     public void Dispose()
     {
         if (disposed) return;
+        if (Environment.CurrentManagedThreadId != owner)
+            throw new InvalidOperationException("a ProductSplit must be disposed on the thread that began it.");
         disposed = true;
         current = outer;
-        stopping = true;
-        start.Set();
-        worker.Join();
-        start.Dispose();
-        done.Dispose();
         threads.Dispose();
+    }
+
+    /// <summary>The process's worker thread: runs one product at a time for whichever thread hands it one.</summary>
+    static class Worker
+    {
+        static readonly object handOver = new();
+        static readonly ManualResetEventSlim start = new(false, 2047), done = new(false, 2047);
+        static Thread? thread;
+        static Func<Tensor>? work;
+        static Tensor? result;
+        static ExceptionDispatchInfo? error;
+
+        /// <summary>Runs <paramref name="theirs"/> on the worker while <paramref name="mine"/> runs here; returns the
+        /// worker's tensor (made outside any dispose scope: the caller disposes it).</summary>
+        public static Tensor Run(Func<Tensor> theirs, Func<Tensor> mine, out Tensor mineResult)
+        {
+            lock (handOver)
+            {
+                if (thread is null)
+                {
+                    thread = new Thread(Serve) { IsBackground = true, Name = "GspoSharp product split" };
+                    thread.Start();
+                }
+                work = theirs;
+                error = null;
+                start.Set();
+                Tensor? here = null;
+                try
+                {
+                    here = mine();
+                }
+                finally
+                {
+                    done.Wait();   // the worker reads the caller's views: never leave before it is done
+                    done.Reset();
+                    if (here is null)   // this half failed: the other half's tensor is nobody's
+                    {
+                        result?.Dispose();
+                        result = null;
+                    }
+                }
+                mineResult = here;
+                var made = result;
+                result = null;
+                if (error is { } failed)
+                {
+                    made?.Dispose();
+                    failed.Throw();
+                }
+                return made!;
+            }
+        }
+
+        static void Serve()
+        {
+            using var noGrad = no_grad();   // grad mode is per thread; splits run in gradient-free passes only
+            set_num_threads(1);   // this thread's own OpenMP / BLAS count, whatever LibTorch's lazy start would give it
+            while (true)
+            {
+                start.Wait();
+                start.Reset();
+                try
+                {
+                    result = work!();
+                }
+                catch (Exception e)
+                {
+                    error = ExceptionDispatchInfo.Capture(e);
+                }
+                done.Set();
+            }
+        }
     }
 }

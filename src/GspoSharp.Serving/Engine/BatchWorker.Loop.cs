@@ -21,15 +21,14 @@ public sealed partial class BatchWorker
         public int MaxNew { get; } = Math.Min(request.Params.MaxTokens, context - request.Prompts[prompt].Length);
     }
 
-    /// <summary>Sets the thread count on this thread, which runs all of the model's work (<see cref="IntraOpThreads"/>;
-    /// for models of 1 M parameters and more on two threads or more, a <see cref="ProductSplit"/>), and releases the
-    /// constructor, which waits for it.</summary>
-    IDisposable SetThreads()
+    /// <summary>Sets the thread count on this thread, which runs all of the model's work (<see cref="IntraOpThreads"/>),
+    /// and releases the constructor, which waits for it.</summary>
+    IntraOpThreads SetThreads()
     {
         try
         {
-            var scope = ProductSplit.ForSampling(Served.Model.Config, requestedThreads, Served.Model.Device);
-            Threads = scope is ProductSplit ? 2 : get_num_threads();   // a split: LibTorch on one thread, the products on two
+            var scope = IntraOpThreads.Use(IntraOpThreads.For(Served.Model.Config, requestedThreads));
+            Threads = get_num_threads();
             return scope;
         }
         finally

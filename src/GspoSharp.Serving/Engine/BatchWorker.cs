@@ -54,8 +54,7 @@ public sealed partial class BatchWorker : IDisposable
     readonly int? requestedThreads;
     readonly ManualResetEventSlim started = new(false);
 
-    /// <summary>The threads the worker samples with (read on its thread when it started): LibTorch's intra-op count, or 2
-    /// under a <see cref="GspoSharp.Models.Architecture.ProductSplit"/> (LibTorch on one thread, the large products on two).</summary>
+    /// <summary>The LibTorch intra-op threads the worker samples with (read on its thread when it started).</summary>
     public int Threads { get; private set; }
 
     /// <summary>The model being served (replaced by a weight update; read its tokenizer and config only).</summary>

@@ -13,9 +13,9 @@ namespace GspoSharp.Rollout;
 /// It runs synchronously on the caller's thread (the thread that owns the model: TorchSharp's
 /// dispose scopes and grad mode are thread-local), so the returned tasks are already complete.
 /// <para>Models below <see cref="IntraOpThreads.SingleThreadParameters"/> parameters sample on one LibTorch
-/// thread unless <see cref="Threads"/> says otherwise (<see cref="IntraOpThreads.For"/>); larger ones, when
-/// the process has two threads or more and no count is asked for, sample under a <see cref="ProductSplit"/>
-/// (the large products split across two threads, the rest on one). The process's count is restored when
+/// thread unless <see cref="Threads"/> says otherwise (<see cref="IntraOpThreads.For"/>); larger dense ones
+/// without adapters, when the process has two threads and no count is asked for, sample under a
+/// <see cref="ProductSplit"/> (the large products split across the two, the rest on one). The process's count is restored when
 /// the call returns.</para>
 /// </summary>
 public sealed class LocalRolloutBackend : IRolloutBackend
@@ -49,8 +49,9 @@ public sealed class LocalRolloutBackend : IRolloutBackend
     public Action<int, int, long>? OnToken { get; init; }
 
     /// <summary>LibTorch intra-op threads while sampling; null: one for models below
-    /// <see cref="IntraOpThreads.SingleThreadParameters"/> parameters, else the products split across two threads
-    /// (<see cref="ProductSplit"/>) when the process has two or more (<c>rollout_threads</c>).</summary>
+    /// <see cref="IntraOpThreads.SingleThreadParameters"/> parameters, else the process's count, with the products of
+    /// dense models without adapters split across the two threads when it is 2 (<see cref="ProductSplit.ForSampling"/>;
+    /// <c>rollout_threads</c>).</summary>
     public int? Threads { get; init; }
 
     /// <summary>The model that samples: the policy's, or its copy in the sampling dtype.</summary>
@@ -64,7 +65,7 @@ public sealed class LocalRolloutBackend : IRolloutBackend
     {
         // Observed before each engine call (one batch of BatchPrompts prompts): an engine call runs to its end.
         cancellation.ThrowIfCancellationRequested();
-        using var threads = ProductSplit.ForSampling(model.Config, Threads, SamplingModel.Device);
+        using var threads = ProductSplit.ForSampling(SamplingModel, Threads);
         var engine = new RolloutEngine(SamplingModel, decode) { OnToken = OnToken };
         int chunk = BatchPrompts ?? prompts.Count;
         if (chunk >= prompts.Count) return Task.FromResult(engine.Generate(prompts, options));

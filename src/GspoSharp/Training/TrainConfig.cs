@@ -60,7 +60,7 @@ public sealed partial record TrainConfig
     public int MaxPromptLength { get; init; } = 512;
     [Description("Prompts per call of the rollout engine (its KV cache holds this many × num_generations sequences); unset: all prompts_per_step at once. The samples do not depend on it.")]
     public int? RolloutBatchPrompts { get; init; }
-    [Description("LibTorch threads while sampling in process; unset: 1 for models under 1 M parameters (their decoding steps are too small to split), else the process's count (OMP_NUM_THREADS or the cores), and when that is 2 or more, LibTorch on one thread with each large product split in halves across two threads (faster than LibTorch's own two threads on CPU). A number given is used as it is. Like any thread count, it can change float rounding in the last bits (docs/performance.md).")]
+    [Description("LibTorch threads while sampling in process; unset: 1 for models under 1 M parameters (their decoding steps are too small to split), else the process's count (OMP_NUM_THREADS or the cores); when that is 2, a dense model without adapters samples with LibTorch on one thread and each large product split in halves across the two (faster than LibTorch's own two threads on CPU). A number given is used as it is. Like any thread count, it can change float rounding in the last bits (docs/performance.md).")]
     public int? RolloutThreads { get; init; }
     [Description("LibTorch threads for the passes that score and train: the old and reference log-probs, the update and the supervised warm start; unset: 1 for models under 1 M parameters (their operations are too small to split), else the process's count. Like any thread count, it can change float rounding in the last bits.")]
     public int? UpdateThreads { get; init; }

@@ -235,23 +235,4 @@ public class LifecycleTests(ServerFixture fixture)
         var (a, b) = ((await one.Post("v1/completions", greedy)).Body, (await two.Post("v1/completions", greedy)).Body);
         Assert.Equal(Tokens(a), Tokens(b));
     }
-
-    [Fact]
-    public async Task A_larger_model_on_two_threads_is_served_with_its_products_split_and_samples_as_without()
-    {
-        // One layer of the 30M-class shape: 3.4 M parameters, every projection large enough to split.
-        using var dir = new TempDirectory();
-        string model = Path.Combine(dir.Path, "layer");
-        TinyModels.Create(model, GspoSharp.Models.Architecture.ModelType.Qwen3, ModelSize.Bench50M, seed: 1, shape: new ModelShape(NumHiddenLayers: 1));
-        var twoThreads = new Dictionary<string, string> { ["OMP_NUM_THREADS"] = "2" };
-        var greedy = Greedy("The answer is", 8);
-        using var split = ServeProcess.Start(model, twoThreads);
-        using var told = ServeProcess.Start(model, twoThreads, "--threads", "2");   // a number given: LibTorch's own two threads
-        Assert.Equal(2, (int)(await split.Health())["threads"]!);
-        Assert.Equal(2, (int)(await told.Health())["threads"]!);
-        var (a, b) = (await split.Post("v1/completions", greedy), await told.Post("v1/completions", greedy));
-        Assert.Equal(HttpStatusCode.OK, a.Status);
-        Assert.Equal(Tokens(a.Body), Tokens(b.Body));
-        Assert.DoesNotContain("fail:", split.Stderr);
-    }
 }

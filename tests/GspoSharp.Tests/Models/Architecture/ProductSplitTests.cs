@@ -116,10 +116,30 @@ public class ProductSplitTests
             using (await two.GenerateAsync(prompts, options)) { }
             Assert.Equal(before, ProductSplit.Splits);
         }
+        // More than two threads: LibTorch's own, which divide the products further on more cores.
+        using (IntraOpThreads.Use(3))
+        {
+            long before = ProductSplit.Splits;
+            using (var auto = new LocalRolloutBackend(lm))
+            using (await auto.GenerateAsync(prompts, options)) { }
+            Assert.Equal(before, ProductSplit.Splits);
+        }
         // On one thread (as the tests run) nothing is split.
         long onOne = ProductSplit.Splits;
         using (var one = new LocalRolloutBackend(lm))
         using (await one.GenerateAsync(prompts, options)) { }
         Assert.Equal(onOne, ProductSplit.Splits);
+    }
+
+    [Fact]
+    public void A_split_belongs_to_the_thread_that_began_it()
+    {
+        var split = ProductSplit.Begin();
+        Exception? error = null;
+        var other = new Thread(() => error = Record.Exception(split.Dispose));
+        other.Start();
+        other.Join();
+        Assert.IsType<InvalidOperationException>(error);
+        split.Dispose();
     }
 }
