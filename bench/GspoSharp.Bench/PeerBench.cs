@@ -232,10 +232,10 @@ internal static class PeerBench
     {
         var prompts = Prompts(batch, prompt, lm.Config.VocabSize);
         var engine = new RolloutEngine(lm);
-        // As gspo samples: models of 1 M parameters and more split their products across the two threads.
-        // GSPO_BENCH_NO_SPLIT=1 leaves LibTorch's own threads for an A/B.
-        using var split = get_num_threads() >= 2 && lm.Config.ParameterCount() >= IntraOpThreads.SingleThreadParameters
-                          && Environment.GetEnvironmentVariable("GSPO_BENCH_NO_SPLIT") is null ? ProductSplit.Begin() : null;
+        // As gspo samples: dense models of 1 M to 100 M parameters split their products across two threads
+        // (ProductSplit.ForSampling). GSPO_BENCH_NO_SPLIT=1 leaves LibTorch's own threads for an A/B.
+        using var split = get_num_threads() == 2 && lm.Config.ParameterCount() is >= IntraOpThreads.SingleThreadParameters and < ProductSplit.MaxParameters
+                          && !lm.Config.HasMoeLayers && Environment.GetEnvironmentVariable("GSPO_BENCH_NO_SPLIT") is null ? ProductSplit.Begin() : null;
         return Best(() =>
         {
             using var result = engine.Generate(prompts, new SamplingOptions { MaxNewTokens = newTokens, Seed = 1 });   // no EOS: every sample runs to the end

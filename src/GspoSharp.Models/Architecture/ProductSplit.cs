@@ -23,6 +23,11 @@ public sealed class ProductSplit : IDisposable
     /// <summary>Weights smaller than this (elements) are not split: the hand-over would cost more than it saves.</summary>
     public const long MinWeightElements = 1 << 18;
 
+    /// <summary>Models of this many parameters and more sample on LibTorch's own threads: the Qwen3-0.6B-shaped
+    /// rollout (8 rows) took 20.4 / 20.8 s under a split against 15.1 / 14.8 s without, its 151,936-token
+    /// vocabulary's sampling and its attention then running on one thread (docs/performance.md, sixth round).</summary>
+    public const long MaxParameters = 100_000_000;
+
     [ThreadStatic] static ProductSplit? current;
     static long splits;
 
@@ -43,7 +48,8 @@ public sealed class ProductSplit : IDisposable
 
     /// <summary>
     /// The scope to sample <paramref name="model"/> in: a split when <see cref="IntraOpThreads.For"/> leaves the
-    /// process's count (models of 1 M parameters and more, no count asked for), that count is exactly 2 (where the
+    /// process's count (models of 1 M parameters and more, no count asked for), the model is below
+    /// <see cref="MaxParameters"/>, the count is exactly 2 (where the
     /// split was measured to win; with more cores LibTorch's own threads divide the products further), and the
     /// model is dense, without adapters, on the CPU (its products all pass through <see cref="FewRowsLinear"/>);
     /// else the rule's thread count.
@@ -51,8 +57,8 @@ public sealed class ProductSplit : IDisposable
     public static IDisposable ForSampling(CausalLm model, int? requested)
     {
         int? rule = IntraOpThreads.For(model.Config, requested);
-        bool split = rule is null && get_num_threads() == 2 && !model.Config.HasMoeLayers && !model.HasAdapters
-                     && model.Device.type == DeviceType.CPU;
+        bool split = rule is null && get_num_threads() == 2 && model.Config.ParameterCount() < MaxParameters
+                     && !model.Config.HasMoeLayers && !model.HasAdapters && model.Device.type == DeviceType.CPU;
         return split ? new ProductSplit() : IntraOpThreads.Use(rule);
     }
 

@@ -14,7 +14,7 @@ namespace GspoSharp.Rollout;
 /// dispose scopes and grad mode are thread-local), so the returned tasks are already complete.
 /// <para>Models below <see cref="IntraOpThreads.SingleThreadParameters"/> parameters sample on one LibTorch
 /// thread unless <see cref="Threads"/> says otherwise (<see cref="IntraOpThreads.For"/>); larger dense ones
-/// without adapters, when the process has two threads and no count is asked for, sample under a
+/// under 100 M parameters without adapters, when the process has two threads and no count is asked for, sample under a
 /// <see cref="ProductSplit"/> (the large products split across the two, the rest on one). The process's count is restored when
 /// the call returns.</para>
 /// </summary>
