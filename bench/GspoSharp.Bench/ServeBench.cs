@@ -83,7 +83,7 @@ internal static class ServeBench
     /// <summary>The in-process engine's throughput, on the thread count training samples with (<see cref="IntraOpThreads.For"/>).</summary>
     static double Engine(CausalLm model, long[][] prompts)
     {
-        using var threads = IntraOpThreads.Use(IntraOpThreads.For(model.Config, null));
+        using var threads = IntraOpThreads.UseFor(model.Config, null);
         new RolloutEngine(model).Generate(prompts.Take(4).ToList(), new SamplingOptions { MaxNewTokens = 8, Seed = 1 }).Dispose();   // warm-up
         var clock = Stopwatch.StartNew();
         using var result = new RolloutEngine(model).Generate(prompts, new SamplingOptions { MaxNewTokens = NewTokens, Seed = 1 });

@@ -39,6 +39,9 @@ public readonly struct IntraOpThreads : IDisposable
     public static int? For(ModelConfig config, int? requested) =>
         requested ?? (config.ParameterCount() < SingleThreadParameters ? 1 : null);
 
+    /// <summary>Runs the work until disposal on <see cref="For"/>'s count for <paramref name="config"/>'s model.</summary>
+    public static IntraOpThreads UseFor(ModelConfig config, int? requested) => Use(For(config, requested));
+
     /// <summary>Restores the count the work started with.</summary>
     public void Dispose()
     {

@@ -27,7 +27,7 @@ public sealed partial class BatchWorker
     {
         try
         {
-            var scope = IntraOpThreads.Use(IntraOpThreads.For(Served.Model.Config, requestedThreads));
+            var scope = IntraOpThreads.UseFor(Served.Model.Config, requestedThreads);
             Threads = get_num_threads();
             return scope;
         }

@@ -50,7 +50,7 @@ public sealed class LocalRolloutBackend : IRolloutBackend
 
     /// <summary>LibTorch intra-op threads while sampling; null: one for models below
     /// <see cref="IntraOpThreads.SingleThreadParameters"/> parameters, else the process's count, with the products of
-    /// dense models without adapters split across the two threads when it is 2 (<see cref="ProductSplit.ForSampling"/>;
+    /// dense models under 100 M parameters without adapters split across the two threads when it is 2 (<see cref="ProductSplit.ForSampling"/>;
     /// <c>rollout_threads</c>).</summary>
     public int? Threads { get; init; }
 

@@ -129,7 +129,7 @@ public sealed class GspoTrainer : IDisposable
         m["tokens_per_second/generation"] = rollout.GeneratedTokens / Math.Max(1e-9, m["time/generation"]);
 
         // The rest of the step (scoring, the update, the weight sync) runs on update_threads: one thread for small models.
-        using var threads = IntraOpThreads.Use(IntraOpThreads.For(model.Config, config.UpdateThreads));
+        using var threads = IntraOpThreads.UseFor(model.Config, config.UpdateThreads);
 
         // 2. Rewards → group advantages.
         var scored = rewards.Score(RewardInputs.For(policy, rows, completions));

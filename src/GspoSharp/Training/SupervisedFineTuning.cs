@@ -39,7 +39,7 @@ public static class SupervisedFineTuning
     {
         using var optimization = new Optimization(policy.Model, options.LearningRate, options.WeightDecay, 0.9, 0.999, 1e-8,
             warmupSteps: Math.Max(1, options.Steps / 10), options.Steps, LearningRateSchedule.Cosine);
-        using var threads = IntraOpThreads.Use(IntraOpThreads.For(policy.Model.Config, options.Threads));
+        using var threads = IntraOpThreads.UseFor(policy.Model.Config, options.Threads);
         policy.Model.train();
         long next = options.Seed * 1_000_003L;
         for (int step = 1; step <= options.Steps && stopRequested?.Invoke() != true; step++)
