@@ -130,15 +130,17 @@ public sealed class CausalLm : nn.Module
     /// </summary>
     public IDisposable FuseProjections()
     {
-        if (fusionDepth++ == 0)
-            foreach (var layer in model.layers)
-            {
-                layer.SelfAttention.Fuse(DType);
-                layer.DenseMlp?.Fuse(DType);
-            }
+        lock (fusionLock)   // two halves of a split pass (RowSplit) each take the fusion its caller already holds
+            if (fusionDepth++ == 0)
+                foreach (var layer in model.layers)
+                {
+                    layer.SelfAttention.Fuse(DType);
+                    layer.DenseMlp?.Fuse(DType);
+                }
         return new Unfusion(this);
     }
 
+    readonly object fusionLock = new();
     int fusionDepth;
 
     sealed class Unfusion(CausalLm owner) : IDisposable
@@ -149,12 +151,13 @@ public sealed class CausalLm : nn.Module
         {
             if (done) return;
             done = true;
-            if (--owner.fusionDepth == 0)
-                foreach (var layer in owner.model.layers)
-                {
-                    layer.SelfAttention.Unfuse();
-                    layer.DenseMlp?.Unfuse();
-                }
+            lock (owner.fusionLock)
+                if (--owner.fusionDepth == 0)
+                    foreach (var layer in owner.model.layers)
+                    {
+                        layer.SelfAttention.Unfuse();
+                        layer.DenseMlp?.Unfuse();
+                    }
         }
     }
 

@@ -1,4 +1,3 @@
-using System.Runtime.ExceptionServices;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -15,9 +14,7 @@ namespace GspoSharp.Models.Architecture;
 /// product as without the split, though computed by a product of another shape, so its float
 /// rounding can differ in the last bits, as with any change of thread count.
 /// </summary>
-/// <remarks>One worker thread serves the whole process (started on first use, never stopped: a thread per
-/// scope would give the BLAS library a new thread, and whatever it keeps per thread, on every rollout).
-/// A scope belongs to the thread that began it.</remarks>
+/// <remarks>The halves run on the process's <see cref="SecondThread"/>. A scope belongs to the thread that began it.</remarks>
 public sealed class ProductSplit : IDisposable
 {
     /// <summary>Weights smaller than this (elements) are not split: the hand-over would cost more than it saves.</summary>
@@ -84,11 +81,17 @@ public sealed class ProductSplit : IDisposable
         long outFeatures = weight.shape[0], half = outFeatures / 2;
         var (w0, w1) = (weight.narrow(0, 0, half), weight.narrow(0, half, outFeatures - half));   // contiguous row blocks
         var (b0, b1) = bias is null ? (null, null) : (bias.narrow(0, 0, half), bias.narrow(0, half, outFeatures - half));
-        var theirs = Worker.Run(() => product(w1, b1), () => product(w0, b0), out var mine);
-        using (theirs)
+        Tensor? mine = null, theirs = null;
+        try
         {
+            // The worker's half is made outside any dispose scope: it is released here, joined or not.
+            SecondThread.Run(() => theirs = product(w1, b1), () => mine = product(w0, b0));
             Interlocked.Increment(ref splits);
-            return cat(new[] { mine, theirs }, dim).MoveToOuterDisposeScope();
+            return cat(new[] { mine!, theirs! }, dim).MoveToOuterDisposeScope();
+        }
+        finally
+        {
+            theirs?.Dispose();
         }
     }
 
@@ -101,77 +104,5 @@ public sealed class ProductSplit : IDisposable
         disposed = true;
         current = outer;
         threads.Dispose();
-    }
-
-    /// <summary>The process's worker thread: runs one product at a time for whichever thread hands it one.</summary>
-    static class Worker
-    {
-        static readonly object handOver = new();
-        static readonly ManualResetEventSlim start = new(false, 2047), done = new(false, 2047);
-        static Thread? thread;
-        static Func<Tensor>? work;
-        static Tensor? result;
-        static ExceptionDispatchInfo? error;
-
-        /// <summary>Runs <paramref name="theirs"/> on the worker while <paramref name="mine"/> runs here; returns the
-        /// worker's tensor (made outside any dispose scope: the caller disposes it).</summary>
-        public static Tensor Run(Func<Tensor> theirs, Func<Tensor> mine, out Tensor mineResult)
-        {
-            lock (handOver)
-            {
-                if (thread is null)
-                {
-                    thread = new Thread(Serve) { IsBackground = true, Name = "GspoSharp product split" };
-                    thread.Start();
-                }
-                work = theirs;
-                error = null;
-                start.Set();
-                Tensor? here = null;
-                try
-                {
-                    here = mine();
-                }
-                finally
-                {
-                    done.Wait();   // the worker reads the caller's views: never leave before it is done
-                    done.Reset();
-                    if (here is null)   // this half failed: the other half's tensor is nobody's
-                    {
-                        result?.Dispose();
-                        result = null;
-                    }
-                }
-                mineResult = here;
-                var made = result;
-                result = null;
-                if (error is { } failed)
-                {
-                    made?.Dispose();
-                    failed.Throw();
-                }
-                return made!;
-            }
-        }
-
-        static void Serve()
-        {
-            using var noGrad = no_grad();   // grad mode is per thread; splits run in gradient-free passes only
-            set_num_threads(1);   // this thread's own OpenMP / BLAS count, whatever LibTorch's lazy start would give it
-            while (true)
-            {
-                start.Wait();
-                start.Reset();
-                try
-                {
-                    result = work!();
-                }
-                catch (Exception e)
-                {
-                    error = ExceptionDispatchInfo.Capture(e);
-                }
-                done.Set();
-            }
-        }
     }
 }

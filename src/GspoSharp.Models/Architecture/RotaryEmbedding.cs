@@ -58,14 +58,20 @@ public sealed class RotaryEmbedding : IDisposable
     {
         var dtype = Precision.Accumulate(modelDtype);
         long bound = positionBound ?? (positions.numel() == 0 ? 1 : positions.max().item<long>() + 1);
-        var (cosTable, sinTable) = Table(dtype, positions.device, bound);
-        long b = positions.shape[0], t = positions.shape[1], d = cosTable.shape[1];
-        using var scope = NewDisposeScope();
-        var flat = positions.reshape(-1);
-        return (cosTable.index_select(0, flat).view(b, 1, t, d).MoveToOuterDisposeScope(),
-                sinTable.index_select(0, flat).view(b, 1, t, d).MoveToOuterDisposeScope());
+        // Two threads may run passes of one model at once (RowSplit): the table is grown, and the old one
+        // released, only while no lookup reads it.
+        lock (tableLock)
+        {
+            var (cosTable, sinTable) = Table(dtype, positions.device, bound);
+            long b = positions.shape[0], t = positions.shape[1], d = cosTable.shape[1];
+            using var scope = NewDisposeScope();
+            var flat = positions.reshape(-1);
+            return (cosTable.index_select(0, flat).view(b, 1, t, d).MoveToOuterDisposeScope(),
+                    sinTable.index_select(0, flat).view(b, 1, t, d).MoveToOuterDisposeScope());
+        }
     }
 
+    readonly object tableLock = new();
     Tensor? cosTable, sinTable;
 
     (Tensor Cos, Tensor Sin) Table(ScalarType dtype, Device device, long bound)
