@@ -5,7 +5,7 @@ namespace GspoSharp.Models.Architecture;
 
 /// <summary>
 /// The process's one worker thread for work split in two across two cores (<see cref="ProductSplit"/>,
-/// and passes split by rows): it runs one half while the calling thread runs the other, each on one
+/// <see cref="RowSplit"/>): it runs one half while the calling thread runs the other, each on one
 /// LibTorch thread, in the caller's grad mode. Started on first use and never stopped: a thread per
 /// split would give the BLAS library a new thread, and whatever it keeps per thread, every time.
 /// </summary>

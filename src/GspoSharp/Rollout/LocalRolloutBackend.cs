@@ -17,6 +17,10 @@ namespace GspoSharp.Rollout;
 /// under 100 M parameters without adapters, when the process has two threads and no count is asked for, sample under a
 /// <see cref="ProductSplit"/> (the large products split across the two, the rest on one). The process's count is restored when
 /// the call returns.</para>
+/// <para>Models that sample on one thread by that rule, dense and without adapters, sample their prompts in two halves
+/// at once when the process has two threads or more (<see cref="RowSplit"/>): the first half on the calling thread, the
+/// second on the process's second thread. Every prompt keeps its random stream, so the split changes no sample beyond
+/// float rounding (the same as <see cref="BatchPrompts"/> of half the prompts).</para>
 /// </summary>
 public sealed class LocalRolloutBackend : IRolloutBackend
 {
@@ -65,10 +69,31 @@ public sealed class LocalRolloutBackend : IRolloutBackend
     {
         // Observed before each engine call (one batch of BatchPrompts prompts): an engine call runs to its end.
         cancellation.ThrowIfCancellationRequested();
+        // A small model's prompts split in two halves sampled at once on two threads (RowSplit); not while streaming,
+        // whose callback expects one thread.
+        bool split = RowSplit.Applies(SamplingModel, Threads) && OnToken is null && prompts.Count >= 2;
         using var threads = ProductSplit.ForSampling(SamplingModel, Threads);
+        if (!split) return Task.FromResult(Generate(prompts, 0, options, cancellation));
+        using var noGrad = no_grad();
+        using var fusion = SamplingModel.FuseProjections();   // built here once, for both halves
+        int half = prompts.Count / 2;
+        var (first, second) = RowSplit.Run(
+            () => Generate(prompts.Take(half).ToList(), 0, options, cancellation),
+            () => Generate(prompts.Skip(half).ToList(), half, options, cancellation));
+        // The halves ran at once: the call took as long as the longer of the two.
+        return Task.FromResult(new RolloutResult(
+            first.Completions.Concat(second.Completions.Select(c => c with { PromptIndex = c.PromptIndex + half })).ToList(),
+            Math.Max(first.PrefillSeconds, second.PrefillSeconds), Math.Max(first.DecodeSeconds, second.DecodeSeconds)));
+    }
+
+    /// <summary>Samples <paramref name="prompts"/> (the batch's prompts from <paramref name="offset"/> on) in engine calls
+    /// of <see cref="BatchPrompts"/> prompts; prompt indices in the result count from 0.</summary>
+    RolloutResult Generate(IReadOnlyList<long[]> prompts, int offset, SamplingOptions options, CancellationToken cancellation)
+    {
         var engine = new RolloutEngine(SamplingModel, decode) { OnToken = OnToken };
+        options = options with { FirstPromptIndex = options.FirstPromptIndex + offset };
         int chunk = BatchPrompts ?? prompts.Count;
-        if (chunk >= prompts.Count) return Task.FromResult(engine.Generate(prompts, options));
+        if (chunk >= prompts.Count) return engine.Generate(prompts, options);
         var parts = new List<RolloutResult>();
         try
         {
@@ -80,9 +105,9 @@ public sealed class LocalRolloutBackend : IRolloutBackend
             foreach (var part in parts) part.Dispose();
             throw;
         }
-        return Task.FromResult(new RolloutResult(
+        return new RolloutResult(
             parts.SelectMany((p, i) => p.Completions.Select(c => c with { PromptIndex = c.PromptIndex + i * chunk })).ToList(),
-            parts.Sum(p => p.PrefillSeconds), parts.Sum(p => p.DecodeSeconds)));
+            parts.Sum(p => p.PrefillSeconds), parts.Sum(p => p.DecodeSeconds));
     }
 
     /// <inheritdoc />

@@ -32,6 +32,7 @@ public sealed class GspoTrainer : IDisposable
     readonly bool isMoe;
     readonly IRolloutBackend rollout;
     readonly bool ownsRollout;
+    readonly bool rowSplit;   // scoring and update passes split by rows across two threads (RowSplit)
     int syncedVersion = -1;   // the weights' version the rollout backend samples from; -1: not told yet
 
     /// <summary>A trainer for <paramref name="policy"/> (trained in place); <paramref name="reference"/> is the
@@ -54,6 +55,10 @@ public sealed class GspoTrainer : IDisposable
         optimization = new Optimization(policy.Model, config.LearningRate, config.WeightDecay, config.AdamBeta1, config.AdamBeta2,
             config.AdamEpsilon, config.WarmupSteps, optimizerSteps, config.LrSchedulerType);
         isMoe = policy.Model.Config.HasMoeLayers;
+        // Decided here, before any step sets its thread count; gradient checkpointing's recomputation puts its
+        // gradients into the parameters' own, which the half that returns its gradients must not.
+        rowSplit = RowSplit.Applies(policy.Model, config.UpdateThreads) && !config.GradientCheckpointing
+                   && (reference is null || RowSplit.Applies(reference.Model, config.UpdateThreads));
         ownsRollout = rollout is null;
         this.rollout = rollout ?? new LocalRolloutBackend(policy.Model, policy.Decode, config.RolloutDtype.ScalarType()) { BatchPrompts = config.RolloutBatchPrompts, Threads = config.RolloutThreads };
     }
@@ -184,18 +189,26 @@ public sealed class GspoTrainer : IDisposable
                 var index = Index(micro, model.Device);
                 if (!config.UseSamplerLogprobs && reusedFirst?.Contains(micro) != true)
                 {
-                    var recording = isMoe ? RoutingContext.Recording(model.Config.NumHiddenLayers) : null;
-                    using var old = CompletionScorer.Score(model, batch, index, config.Temperature, recording);
-                    oldLogProbs.index_copy_(0, index, old.LogProbs);
-                    if (recording is not null) routingRecords[micro[0]] = recording.Record!;
+                    if (rowSplit) ScoreSplit(model, batch, micro, oldLogProbs);
+                    else
+                    {
+                        var recording = isMoe ? RoutingContext.Recording(model.Config.NumHiddenLayers) : null;
+                        using var old = CompletionScorer.Score(model, batch, index, config.Temperature, recording);
+                        oldLogProbs.index_copy_(0, index, old.LogProbs);
+                        if (recording is not null) routingRecords[micro[0]] = recording.Record!;
+                    }
                 }
                 if (reference is not null || baseReference)
                 {
                     if (baseReference) model.SetAdaptersEnabled(false);
                     try
                     {
-                        using var r = CompletionScorer.Score(reference?.Model ?? model, batch, index, config.Temperature);
-                        refLogProbs!.index_copy_(0, index, r.LogProbs);
+                        if (rowSplit) ScoreSplit(reference!.Model, batch, micro, refLogProbs!);
+                        else
+                        {
+                            using var r = CompletionScorer.Score(reference?.Model ?? model, batch, index, config.Temperature);
+                            refLogProbs!.index_copy_(0, index, r.LogProbs);
+                        }
                     }
                     finally
                     {
@@ -238,27 +251,30 @@ public sealed class GspoTrainer : IDisposable
                 var miniMask = trainMask.index_select(0, all);
                 var totals = new LossTotals(miniMask.any(1).sum().item<long>(), miniMask.sum().item<long>(), all.shape[0]);
                 double miniLoss = 0;
+                bool firstPass = iteration == 0 && miniIndex == 0;
+                var inputs = new UpdateInputs(batch, trainMask, oldLogProbs, advantageTensor, refLogProbs, samplingWeights, totals, objective,
+                    ReuseOldLogProbs: reusedFirst is not null && firstPass);
                 foreach (var micro in mini)
                 {
                     using var microScope = NewDisposeScope();
-                    var index = Index(micro, model.Device);
                     var routing = config.RoutingReplay && isMoe && routingRecords.TryGetValue(micro[0], out var record)
                         ? RoutingContext.Replaying(record) : null;
-                    using var scores = CompletionScorer.Score(model, batch, index, config.Temperature, routing);
-                    var mask = trainMask.index_select(0, index);
-                    if (reusedFirst is not null && iteration == 0 && miniIndex == 0) oldLogProbs.index_copy_(0, index, scores.LogProbs.detach());
-                    if (firstForward is not null && iteration == 0 && miniIndex == 0) firstForward.index_copy_(0, index, scores.LogProbs.detach());
-                    using var loss = PolicyObjective.Compute(new PolicyBatch(scores.LogProbs, oldLogProbs.index_select(0, index),
-                        advantageTensor.index_select(0, index), mask)
-                    {
-                        RefLogProbs = refLogProbs?.index_select(0, index),
-                        Totals = totals,
-                        SamplingWeights = samplingWeights?.index_select(0, index),
-                    }, objective);
-                    loss.Loss.backward();
-                    miniLoss += loss.Loss.item<float>();
-                    microStats.Add(loss.ReadMetrics());
-                    stats.Add(microStats[^1], scores.Entropy.masked_select(mask).sum().item<float>(), mask.sum().item<long>());
+                    // Split, the halves are two micro-batches run at once: the first back-propagates into the parameters'
+                    // gradients, the second's are added after it, the order of two consecutive micro-batches.
+                    var (first, second) = rowSplit && micro.Count >= 2
+                        ? RowSplit.Run(() => UpdateRows(RowSplit.Halves(micro).First, inputs, null, accumulate: true),
+                                       () => UpdateRows(RowSplit.Halves(micro).Second, inputs, null, accumulate: false))
+                        : (UpdateRows(micro, inputs, routing, accumulate: true), null);
+                    foreach (var part in second is null ? [first] : new[] { first, second })
+                        using (part)
+                        {
+                            if (part.Gradients is { } gradients) optimization.Accumulate(gradients);
+                            if (inputs.ReuseOldLogProbs) oldLogProbs.index_copy_(0, part.Index, part.LogProbs);
+                            if (firstForward is not null && firstPass) firstForward.index_copy_(0, part.Index, part.LogProbs);
+                            miniLoss += part.Loss;
+                            microStats.Add(part.Stats);
+                            stats.Add(part.Stats, part.EntropySum, part.Tokens);
+                        }
                 }
                 if (firstForward is not null && iteration == 0 && miniIndex == 0)
                 {
@@ -310,6 +326,87 @@ public sealed class GspoTrainer : IDisposable
         }
         m["time/step"] = clock.Elapsed.TotalSeconds;
         return m;
+    }
+
+    /// <summary>The step's tensors a micro-batch's update reads (none is written while micro-batches run).</summary>
+    sealed record UpdateInputs(SequenceBatch Batch, Tensor TrainMask, Tensor OldLogProbs, Tensor Advantages, Tensor? RefLogProbs,
+        Tensor? SamplingWeights, LossTotals Totals, PolicyObjectiveOptions Objective, bool ReuseOldLogProbs);
+
+    /// <summary>What a micro-batch's update leaves: its loss and statistics, its detached log-probs (θ_old's, in the
+    /// first mini-batch), and, unless it back-propagated into the parameters, its gradients.</summary>
+    sealed class MicroUpdate(Tensor index, Tensor logProbs, float loss, PolicyLossStats stats, double entropySum, long tokens, Tensor?[]? gradients)
+        : IDisposable
+    {
+        public Tensor Index => index;
+        public Tensor LogProbs => logProbs;
+        public float Loss => loss;
+        public PolicyLossStats Stats => stats;
+        public double EntropySum => entropySum;
+        public long Tokens => tokens;
+        public Tensor?[]? Gradients => gradients;
+
+        public void Dispose()
+        {
+            index.Dispose();
+            logProbs.Dispose();
+            foreach (var g in gradients ?? []) g?.Dispose();   // Accumulate released those it took; disposing twice is harmless
+        }
+    }
+
+    /// <summary>
+    /// One micro-batch of the update: forward, objective over <paramref name="rows"/>, and its gradients, either
+    /// back-propagated into the parameters' (<paramref name="accumulate"/>) or returned. Runs on whichever thread
+    /// calls it; what it returns belongs to no dispose scope of that thread.
+    /// </summary>
+    MicroUpdate UpdateRows(List<int> rows, UpdateInputs inputs, RoutingContext? routing, bool accumulate)
+    {
+        using var scope = NewDisposeScope();
+        var model = policy.Model;
+        var index = Index(rows, model.Device);
+        using var scores = CompletionScorer.Score(model, inputs.Batch, index, config.Temperature, routing);
+        var mask = inputs.TrainMask.index_select(0, index);
+        var logProbs = scores.LogProbs.detach();
+        // In the first mini-batch these rows' log-probs are θ_old's: the same values the step would copy into the old
+        // log-probs and read back, so ratios are exactly 1.
+        var old = inputs.ReuseOldLogProbs ? logProbs : inputs.OldLogProbs.index_select(0, index);
+        using var loss = PolicyObjective.Compute(new PolicyBatch(scores.LogProbs, old, inputs.Advantages.index_select(0, index), mask)
+        {
+            RefLogProbs = inputs.RefLogProbs?.index_select(0, index),
+            Totals = inputs.Totals,
+            SamplingWeights = inputs.SamplingWeights?.index_select(0, index),
+        }, inputs.Objective);
+        Tensor?[]? gradients = null;
+        if (accumulate) loss.Loss.backward();
+        else gradients = optimization.Gradients(loss.Loss);
+        foreach (var g in gradients ?? []) g?.DetachFromDisposeScope();
+        return new MicroUpdate(index.DetachFromDisposeScope(), logProbs.DetachFromDisposeScope(), loss.Loss.item<float>(), loss.ReadMetrics(),
+            scores.Entropy.masked_select(mask).sum().item<float>(), mask.sum().item<long>(), gradients);
+    }
+
+    /// <summary>Log-probs of <paramref name="rows"/> under <paramref name="scorer"/> into <paramref name="into"/>, the rows
+    /// scored in two halves at once (<see cref="RowSplit"/>).</summary>
+    void ScoreSplit(CausalLm scorer, SequenceBatch batch, List<int> rows, Tensor into)
+    {
+        var (firstRows, secondRows) = RowSplit.Halves(rows);
+        ScoredRows Score(List<int> part)
+        {
+            using var scope = NewDisposeScope();
+            var index = Index(part, scorer.Device);
+            using var scores = CompletionScorer.Score(scorer, batch, index, config.Temperature);
+            return new ScoredRows(index.DetachFromDisposeScope(), scores.LogProbs.detach().DetachFromDisposeScope());
+        }
+        var (first, second) = RowSplit.Run(() => Score(firstRows), () => Score(secondRows));
+        using (first)
+        using (second)
+        {
+            into.index_copy_(0, first.Index, first.LogProbs);
+            into.index_copy_(0, second.Index, second.LogProbs);
+        }
+    }
+
+    sealed record ScoredRows(Tensor Index, Tensor LogProbs) : IDisposable
+    {
+        public void Dispose() { Index.Dispose(); LogProbs.Dispose(); }
     }
 
     /// <summary>Samples G completions per prompt through the rollout backend; every prompt keeps its

@@ -99,6 +99,36 @@ public sealed class Optimization : IDisposable
             }
     }
 
+    /// <summary>
+    /// The gradients of <paramref name="loss"/> with respect to the trainable parameters, without adding them to the
+    /// parameters' own (null where the loss does not reach a parameter): for a half of a batch that runs beside
+    /// another on a second thread (<see cref="RowSplit"/>), whose gradients <see cref="Accumulate"/> adds afterwards,
+    /// so that the sum is taken in the order of two consecutive backward passes.
+    /// </summary>
+    public Tensor?[] Gradients(Tensor loss)
+    {
+        var inputs = parameters.Cast<Tensor>().ToList();
+        var grads = autograd.grad(new[] { loss }, inputs, allow_unused: true);
+        return grads.Select(g => g is null || g.IsInvalid ? null : g).ToArray();
+    }
+
+    /// <summary>Adds <paramref name="gradients"/> (from <see cref="Gradients"/>) to the parameters' gradients, as a
+    /// backward pass would (a parameter without one takes it), and releases them.</summary>
+    public void Accumulate(Tensor?[] gradients)
+    {
+        using var noGrad = no_grad();
+        for (int i = 0; i < parameters.Count; i++)
+        {
+            if (gradients[i] is not { } g) continue;
+            using (g)   // the parameter holds the native gradient, not this wrapper
+            {
+                if (parameters[i].grad is { } existing)
+                    using (existing) existing.add_(g, Scalars.One);
+                else parameters[i].grad = g;
+            }
+        }
+    }
+
     /// <summary>Clips the gradient norm to <paramref name="maxNorm"/> (when &gt; 0), takes a step if the
     /// norm is finite, and returns the norm before clipping (NaN/∞ means the step was skipped).</summary>
     public double Step(double maxNorm)

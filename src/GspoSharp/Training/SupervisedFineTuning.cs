@@ -39,6 +39,7 @@ public static class SupervisedFineTuning
     {
         using var optimization = new Optimization(policy.Model, options.LearningRate, options.WeightDecay, 0.9, 0.999, 1e-8,
             warmupSteps: Math.Max(1, options.Steps / 10), options.Steps, LearningRateSchedule.Cosine);
+        bool split = RowSplit.Applies(policy.Model, options.Threads);   // asked before the count is set
         using var threads = IntraOpThreads.UseFor(policy.Model.Config, options.Threads);
         policy.Model.train();
         long next = options.Seed * 1_000_003L;
@@ -52,13 +53,53 @@ public static class SupervisedFineTuning
             using var scope = NewDisposeScope();
             using var batch = SequenceBatch.Build(prompts, demonstrations, policy.Model.Device);
             optimization.ZeroGrad();
-            using var scores = CompletionScorer.Score(policy.Model, batch, Scalars.Arange(batch.Rows, policy.Model.Device), temperature: 1.0);
             var tokens = batch.CompletionMask.sum();
-            var loss = -(scores.LogProbs.sum() / tokens);
-            loss.backward();
+            var rowIndices = Enumerable.Range(0, (int)batch.Rows).ToList();
+            double loss;
+            if (split && rowIndices.Count >= 2)
+            {
+                // Two halves at once, each −Σ log p / (all tokens): the first back-propagates into the parameters'
+                // gradients, the second's are added after it.
+                var (firstRows, secondRows) = RowSplit.Halves(rowIndices);
+                var (first, second) = RowSplit.Run(() => HalfLoss(policy.Model, batch, firstRows, tokens, optimization, accumulate: true),
+                                                   () => HalfLoss(policy.Model, batch, secondRows, tokens, optimization, accumulate: false));
+                using (first)
+                using (second)
+                {
+                    optimization.Accumulate(second.Gradients!);
+                    loss = first.Loss + second.Loss;
+                }
+            }
+            else loss = HalfLoss(policy.Model, batch, rowIndices, tokens, optimization, accumulate: true).Loss;
             optimization.Step(options.MaxGradNorm);
-            onStep?.Invoke(step, loss.item<float>(), tokens.item<long>() / watch.Elapsed.TotalSeconds);
+            onStep?.Invoke(step, loss, tokens.item<long>() / watch.Elapsed.TotalSeconds);
         }
         policy.Model.eval();
+    }
+
+    sealed record PartLoss(double Loss, Tensor?[]? Gradients) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var g in Gradients ?? []) g?.Dispose();
+        }
+    }
+
+    /// <summary>−Σ log p(demonstration tokens of <paramref name="rows"/>) / <paramref name="tokens"/>, back-propagated
+    /// into the parameters' gradients (<paramref name="accumulate"/>) or returned with its gradients.</summary>
+    static PartLoss HalfLoss(CausalLm model, SequenceBatch batch, List<int> rows, Tensor tokens, Optimization optimization, bool accumulate)
+    {
+        using var scope = NewDisposeScope();
+        var index = tensor(rows.Select(r => (long)r).ToArray(), device: model.Device);
+        using var scores = CompletionScorer.Score(model, batch, index, temperature: 1.0);
+        var loss = -(scores.LogProbs.sum() / tokens);
+        if (accumulate)
+        {
+            loss.backward();
+            return new PartLoss(loss.item<float>(), null);
+        }
+        var gradients = optimization.Gradients(loss);
+        foreach (var g in gradients) g?.DetachFromDisposeScope();
+        return new PartLoss(loss.item<float>(), gradients);
     }
 }
