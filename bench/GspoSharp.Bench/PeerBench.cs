@@ -126,7 +126,7 @@ internal static class PeerBench
                     ours[t] = mine.Value;
                     int promptLength = StepPromptLength(dir, prompts);
                     var peer = Peer(python, script, dir, t, "--workload", "step", "--batch", prompts.ToString(), "--prompt", promptLength.ToString(),
-                        "--new", "64", "--group", "8", "--minibatches", "4", "--repeats", "1");
+                        "--new", "64", "--group", "8", "--minibatches", "4", "--repeats", Repeats.ToString());
                     if (peer is null) return;
                     theirs[t] = peer.Value;
                 }
@@ -228,37 +228,73 @@ internal static class PeerBench
         return best;
     }
 
+    /// <summary>A thread count for the in-process backend that turns its splits off (GSPO_BENCH_NO_SPLIT=1, for an A/B),
+    /// else null: the backend's own rule, as gspo samples.</summary>
+    static int? SplitOff() => Environment.GetEnvironmentVariable("GSPO_BENCH_NO_SPLIT") is null ? null : get_num_threads();
+
     static double Rollout(CausalLm lm, int batch, int prompt, int newTokens)
     {
         var prompts = Prompts(batch, prompt, lm.Config.VocabSize);
-        var engine = new RolloutEngine(lm);
-        // As gspo samples: dense models of 1 M to 100 M parameters split their products across two threads
-        // (ProductSplit.ForSampling). GSPO_BENCH_NO_SPLIT=1 leaves LibTorch's own threads for an A/B.
-        using var split = get_num_threads() == 2 && lm.Config.ParameterCount() is >= IntraOpThreads.SingleThreadParameters and < ProductSplit.MaxParameters
-                          && !lm.Config.HasMoeLayers && Environment.GetEnvironmentVariable("GSPO_BENCH_NO_SPLIT") is null ? ProductSplit.Begin() : null;
+        // As gspo samples (LocalRolloutBackend): a model under 1 M parameters in two halves of the prompts at once
+        // (RowSplit), dense ones of 1 M to 100 M parameters with their products split (ProductSplit), both on two threads.
+        using var backend = new LocalRolloutBackend(lm) { Threads = SplitOff() };
         return Best(() =>
         {
-            using var result = engine.Generate(prompts, new SamplingOptions { MaxNewTokens = newTokens, Seed = 1 });   // no EOS: every sample runs to the end
+            using var result = backend.GenerateAsync(prompts, new SamplingOptions { MaxNewTokens = newTokens, Seed = 1 }).Result;   // no EOS: every sample runs to the end
         });
     }
 
+    /// <summary>Forward, log-prob gather, backward and AdamW over <paramref name="batch"/> × <paramref name="length"/> tokens,
+    /// as gspo's update does it: with the trainer's optimizer (no clipping), and for a model under 1 M parameters on two
+    /// threads as two halves of the rows at once (RowSplit).</summary>
     static double Update(CausalLm lm, int batch, int length)
     {
         using var ids = tensor(Prompts(batch, length, lm.Config.VocabSize).SelectMany(p => p).ToArray(), new long[] { batch, length });
         using var mask = ones(new long[] { batch, length }, ScalarType.Bool);
         using var targets = ones(new long[] { batch, length - 1 }, ScalarType.Bool);
-        using var optimizer = optim.AdamW(lm.parameters(), 1e-5);
+        using var optimization = new Optimization(lm, 1e-5, 0, 0.9, 0.999, 1e-8, 0, 1000, LearningRateSchedule.Constant);
+        bool split = RowSplit.Applies(lm, SplitOff()) && batch >= 2;
+        using var threads = IntraOpThreads.UseFor(lm.Config, SplitOff());
+        double tokens = batch * (length - 1);
+        // The mean over the whole batch, in parts: back-propagated into the parameters' gradients, or returned.
+        Gradients Part(long start, long rows, bool accumulate)
+        {
+            using var scope = NewDisposeScope();
+            var scores = lm.ScoreTokens(ids.narrow(0, start, rows), mask.narrow(0, start, rows), targets.narrow(0, start, rows));
+            var loss = scores.LogProbs.sum().div(tokens).neg();
+            if (accumulate)
+            {
+                loss.backward();
+                return new Gradients(null);
+            }
+            var gradients = optimization.Gradients(loss);
+            foreach (var g in gradients) g?.DetachFromDisposeScope();
+            return new Gradients(gradients);
+        }
         lm.train();
         double seconds = Best(() =>
         {
             using var scope = NewDisposeScope();
-            optimizer.zero_grad();
-            using var scores = lm.ScoreTokens(ids, mask, targets);
-            scores.LogProbs.mean().neg().backward();
-            optimizer.step();
+            optimization.ZeroGrad();
+            if (split)
+            {
+                long half = batch / 2;
+                var (first, second) = RowSplit.Run(() => Part(0, half, accumulate: true), () => Part(half, batch - half, accumulate: false));
+                optimization.Accumulate(second.Values!);
+            }
+            else Part(0, batch, accumulate: true);
+            optimization.Step(0);
         });
         lm.eval();
         return seconds;
+    }
+
+    sealed record Gradients(Tensor?[]? Values) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var g in Values ?? []) g?.Dispose();
+        }
     }
 
     /// <summary>A reward an untrained model varies on, so that every step has a gradient.</summary>
@@ -278,7 +314,7 @@ internal static class PeerBench
         var policy = new LanguageModel(loaded.Model, loaded.Tokenizer, false, new long[] { -1 });   // never sampled
         var data = Dataset.FromTask(SyntheticTask.Get("arithmetic"), TaskSplit.Train, 1);
         using var trainer = new GspoTrainer(config, policy, data, new RewardModel(new[] { new WeightedReward(new DigitShare(), 1) }));
-        return Best(() => trainer.Step(), repeats: 1);
+        return Best(() => trainer.Step());
     }
 
     /// <summary>The mean prompt length of the step's first <paramref name="prompts"/> prompts, for the peer's prompts of one length.</summary>

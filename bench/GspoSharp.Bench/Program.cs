@@ -5,7 +5,7 @@ OpenMpSettings.PreferPassiveWaiting();   // as the gspo tool does (docs/performa
 NativeAllocatorSettings.ForLargeModels();   // as the gspo tool does (docs/performance.md, Memory)
 
 // Benchmarks print figures measured side by side in one run; docs/performance.md records them.
-//   dotnet run -c Release --project bench/GspoSharp.Bench -- [matmul|objective|model|rollout|step|reward|serve|servers|ops|peer|threads|split|all] [--quick] [--no-peer]
+//   dotnet run -c Release --project bench/GspoSharp.Bench -- [matmul|objective|model|rollout|step|reward|serve|servers|ops|peer|threads|split|rows|all] [--quick] [--no-peer]
 //   ... -- memory        peak memory of one update of Qwen3-0.6B / 1.7B shapes (minutes, up to ~10 GB; not part of all)
 //   ... -- memory --only=qwen3-0.6b:lora+ckpt,qwen3-1.7b:lora+ckpt+bf16   just those rows (no dtype comparison)
 //   ... -- dtype         the projection with a bfloat16 weight, three ways (the first part of memory)
@@ -20,7 +20,7 @@ if (args is ["memory-child", var childModel, var childVariant]) return GspoSharp
 if (Environment.GetEnvironmentVariable("GSPO_BENCH_MALLOC_DEFAULTS") is null) NativeAllocatorSettings.ReuseFreedMemory();
 if (args is ["peer-child", _, _, _, _, _, _]) return GspoSharp.Bench.PeerBench.RunChild(args);   // one row of peer, in a process of its own
 string which = args.Length > 0 ? args[0] : "all";
-string[] known = { "matmul", "objective", "model", "rollout", "step", "reward", "serve", "servers", "ops", "peer", "threads", "split", "memory", "dtype", "all" };
+string[] known = { "matmul", "objective", "model", "rollout", "step", "reward", "serve", "servers", "ops", "peer", "threads", "split", "rows", "memory", "dtype", "all" };
 string[] options = { "--quick", "--no-peer" };
 if (!known.Contains(which))
 {
@@ -48,6 +48,7 @@ if (which is "ops") OpsBench.Run();
 if (which is "peer") PeerBench.Run(quick: args.Contains("--quick"));
 if (which is "threads") ThreadsBench.Run(quick: args.Contains("--quick"));   // one sampling thread against all, across sizes
 if (which is "split") SplitBench.Run();   // the decoding step's products split across two .NET threads
+if (which is "rows") RowsBench.Run();     // a small model's passes split by rows across two .NET threads
 if (which is "memory") MemoryBench.Run(args.FirstOrDefault(a => a.StartsWith("--only=", StringComparison.Ordinal))?["--only=".Length..]);
 if (which is "dtype") MemoryBench.DtypeMatmul();
 return 0;
