@@ -245,56 +245,36 @@ internal static class PeerBench
     }
 
     /// <summary>Forward, log-prob gather, backward and AdamW over <paramref name="batch"/> × <paramref name="length"/> tokens,
-    /// as gspo's update does it: with the trainer's optimizer (no clipping), and for a model under 1 M parameters on two
-    /// threads as two halves of the rows at once (RowSplit).</summary>
+    /// as gspo's update does it: with the trainer's optimizer (its gradient norm read, no clipping), and for a model under
+    /// 1 M parameters on two threads as two halves of the rows at once (SplitBackward).</summary>
     static double Update(CausalLm lm, int batch, int length)
     {
         using var ids = tensor(Prompts(batch, length, lm.Config.VocabSize).SelectMany(p => p).ToArray(), new long[] { batch, length });
         using var mask = ones(new long[] { batch, length }, ScalarType.Bool);
         using var targets = ones(new long[] { batch, length - 1 }, ScalarType.Bool);
-        using var optimization = new Optimization(lm, 1e-5, 0, 0.9, 0.999, 1e-8, 0, 1000, LearningRateSchedule.Constant);
+        // AdamW with the peer's defaults (weight decay 0.01, here on the matrices as the trainer decays them).
+        using var optimization = new Optimization(lm, 1e-5, 0.01, 0.9, 0.999, 1e-8, 0, 1000, LearningRateSchedule.Constant);
         bool split = RowSplit.Applies(lm, SplitOff()) && batch >= 2;
         using var threads = IntraOpThreads.UseFor(lm.Config, SplitOff());
-        double tokens = batch * (length - 1);
-        // The mean over the whole batch, in parts: back-propagated into the parameters' gradients, or returned.
-        Gradients Part(long start, long rows, bool accumulate)
+        using var scale = (-1.0 / (batch * (length - 1))).ToScalar();   // the mean over the whole batch, in parts
+        (Tensor, RowsBench.Nothing) Loss(List<int> rows)
         {
-            using var scope = NewDisposeScope();
-            var scores = lm.ScoreTokens(ids.narrow(0, start, rows), mask.narrow(0, start, rows), targets.narrow(0, start, rows));
-            var loss = scores.LogProbs.sum().div(tokens).neg();
-            if (accumulate)
-            {
-                loss.backward();
-                return new Gradients(null);
-            }
-            var gradients = optimization.Gradients(loss);
-            foreach (var g in gradients) g?.DetachFromDisposeScope();
-            return new Gradients(gradients);
+            var index = tensor(rows.Select(r => (long)r).ToArray());
+            var scores = lm.ScoreTokens(ids.index_select(0, index), mask.index_select(0, index), targets.index_select(0, index));
+            return (scores.LogProbs.sum().mul(scale), new RowsBench.Nothing());
         }
+        var all = Enumerable.Range(0, batch).ToList();
         lm.train();
         double seconds = Best(() =>
         {
             using var scope = NewDisposeScope();
             optimization.ZeroGrad();
-            if (split)
-            {
-                long half = batch / 2;
-                var (first, second) = RowSplit.Run(() => Part(0, half, accumulate: true), () => Part(half, batch - half, accumulate: false));
-                optimization.Accumulate(second.Values!);
-            }
-            else Part(0, batch, accumulate: true);
+            if (split) SplitBackward.Halves(optimization, all, Loss);
+            else SplitBackward.Whole(all, Loss);
             optimization.Step(0);
         });
         lm.eval();
         return seconds;
-    }
-
-    sealed record Gradients(Tensor?[]? Values) : IDisposable
-    {
-        public void Dispose()
-        {
-            foreach (var g in Values ?? []) g?.Dispose();
-        }
     }
 
     /// <summary>A reward an untrained model varies on, so that every step has a gradient.</summary>

@@ -55,32 +55,22 @@ internal static class RowsBench
         using var mask = ones(new long[] { batch, length }, ScalarType.Bool);
         using var targets = ones(new long[] { batch, length - 1 }, ScalarType.Bool);
         lm.train();
-        Gradients Part(long start, long rows, bool accumulate)
+        (Tensor, Nothing) Loss(List<int> rows)
         {
-            using var scope = NewDisposeScope();
-            using var scores = lm.ScoreTokens(ids.narrow(0, start, rows), mask.narrow(0, start, rows), targets.narrow(0, start, rows));
-            var loss = scores.LogProbs.sum().neg();
-            if (accumulate)
-            {
-                loss.backward();
-                return new Gradients(null);
-            }
-            var gradients = optimization.Gradients(loss);
-            foreach (var g in gradients) g?.DetachFromDisposeScope();
-            return new Gradients(gradients);
+            var index = tensor(rows.Select(r => (long)r).ToArray());
+            var scores = lm.ScoreTokens(ids.index_select(0, index), mask.index_select(0, index), targets.index_select(0, index));
+            return (scores.LogProbs.sum().neg(), new Nothing());
         }
+        var all = Enumerable.Range(0, batch).ToList();
         void Whole()
         {
             optimization.ZeroGrad();
-            Part(0, batch, accumulate: true);
+            SplitBackward.Whole(all, Loss);
         }
         void Split()
         {
             optimization.ZeroGrad();
-            var (first, second) = RowSplit.Run(() => Part(0, batch / 2, accumulate: true), () => Part(batch / 2, batch / 2, accumulate: false));
-            using (first)
-            using (second)
-                optimization.Accumulate(second.Values!);
+            SplitBackward.Halves(optimization, all, Loss);
         }
         int repeats = lm.Config.ParameterCount() < IntraOpThreads.SingleThreadParameters ? 21 : 7;
         set_num_threads(1);
@@ -124,11 +114,9 @@ internal static class RowsBench
         Console.WriteLine($"| {model} | {pass} | {one * 1e3:F1} ms | {two * 1e3:F1} ms | {(products is { } p ? $"{p * 1e3:F1} ms" : "–")} | {rows * 1e3:F1} ms | {best / rows:F2}× |");
     }
 
-    sealed record Gradients(Tensor?[]? Values) : IDisposable
+    /// <summary>What a part keeps besides its gradients: nothing.</summary>
+    internal sealed record Nothing : IDisposable
     {
-        public void Dispose()
-        {
-            foreach (var g in Values ?? []) g?.Dispose();
-        }
+        public void Dispose() { }
     }
 }

@@ -17,15 +17,16 @@ var gen0 = Opt("--gen0size", "DOTNET_GCgen0size of the trainer: the gen0 budget 
 var interval = Opt("--gc-interval-ms", "Milliseconds between the forced compacting collections of the trainer (GSPO_TEST_GC_STRESS).", 2);
 var warmup = Opt("--warmup", "Steps excluded from the resident-memory slope (allocator pools, JIT).", 100);
 var maxCrashes = Opt("--max-crashes", "Give a configuration up after this many crashes (each is resumed).", 3);
+var threads = Opt("--threads", "LibTorch threads of each trainer (OMP_NUM_THREADS); 2 runs a model under 1 M parameters as two halves of each batch at once (RowSplit), as gspo does on two cores.", 1);
 var soakOut = Opt("--out", "Directory for the runs and soak.json (replaced).", Path.Combine("runs", "soak"));
 var soak = new Command("soak", "Train each configuration for --steps steps under GC stress; report steps, crashes, RSS slope and wall time.")
 {
-    configs, steps, saveSteps, parallel, gen0, interval, warmup, maxCrashes, soakOut,
+    configs, steps, saveSteps, parallel, gen0, interval, warmup, maxCrashes, threads, soakOut,
 };
 soak.SetAction(p => SoakCommand.Run(new SoakOptions(
     p.GetValue(configs)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(Known).ToList(),
     p.GetValue(steps), p.GetValue(saveSteps), p.GetValue(parallel), p.GetValue(gen0)!, p.GetValue(interval), p.GetValue(warmup),
-    p.GetValue(maxCrashes), p.GetValue(soakOut)!)));
+    p.GetValue(maxCrashes), p.GetValue(soakOut)!, p.GetValue(threads))));
 
 var kills = Opt("--kills", "SIGKILLs to deliver in all (N).", 60);
 var seed = Opt("--seed", "Seed of the kill plan.", 1);

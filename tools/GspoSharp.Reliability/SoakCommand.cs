@@ -7,7 +7,7 @@ namespace GspoSharp.Reliability;
 
 /// <summary>Options of <c>soak</c>.</summary>
 internal sealed record SoakOptions(IReadOnlyList<string> Configs, int Steps, int SaveSteps, int Parallel, string Gen0Size,
-    int GcIntervalMs, int Warmup, int MaxCrashes, string Out);
+    int GcIntervalMs, int Warmup, int MaxCrashes, string Out, int Threads = 1);
 
 /// <summary>What one configuration's soak measured.</summary>
 internal sealed record SoakResult(string Config, int Steps, int Crashes, IReadOnlyList<string> CrashNotes, double RssSlopeMbPer100Steps,
@@ -27,7 +27,7 @@ internal static partial class SoakCommand
         Directory.CreateDirectory(options.Out);
         Console.WriteLine($"soak: {string.Join(", ", options.Configs)}; {options.Steps} steps each, checkpoint every {options.SaveSteps}; " +
                           $"DOTNET_GCgen0size={options.Gen0Size}, forced compacting collection every {options.GcIntervalMs} ms; " +
-                          $"{options.Parallel} at a time; runs in {Path.GetFullPath(options.Out)}");
+                          $"{options.Parallel} at a time; {options.Threads} LibTorch thread(s) per trainer; runs in {Path.GetFullPath(options.Out)}");
         var clock = Stopwatch.StartNew();
         var results = new SoakResult[options.Configs.Count];
         System.Threading.Tasks.Parallel.For(0, options.Configs.Count, new ParallelOptions { MaxDegreeOfParallelism = options.Parallel },
@@ -62,6 +62,10 @@ internal static partial class SoakCommand
             ["DOTNET_GCgen0size"] = options.Gen0Size,
             ["GSPO_TEST_GC_STRESS"] = options.GcIntervalMs.ToString(CultureInfo.InvariantCulture),
         };
+        var trainer = new Dictionary<string, string>(environment)   // the servers keep one thread
+        {
+            ["OMP_NUM_THREADS"] = options.Threads.ToString(CultureInfo.InvariantCulture),
+        };
         var clock = Stopwatch.StartNew();
         int crashes = 0;
         long forced = 0, allocation = 0;
@@ -72,7 +76,7 @@ internal static partial class SoakCommand
         for (bool first = true; ; first = false)
         {
             string[] args = first ? ["train", "--config", configPath, "--run-dir", run] : ["train", "--resume", run];
-            using var child = GspoChild.Start(options.Out, environment, args);
+            using var child = GspoChild.Start(options.Out, trainer, args);
             var outcome = child.Wait(TimeSpan.FromHours(6));
             if (GcLine().Match(outcome.Stderr) is { Success: true } m)
             {

@@ -12,8 +12,9 @@ namespace GspoSharp.Models.Architecture;
 /// Models under <see cref="IntraOpThreads.SingleThreadParameters"/> parameters run on one LibTorch thread
 /// because each of their operations is too small to divide: a second intra-op thread costs more in
 /// wake-ups than it saves. Their passes still are, as wholes, large enough to divide: the demo's model
-/// scored and back-propagated 32 sequences of 64 tokens in 81–119 ms on one thread, 63–84 ms on two
-/// intra-op threads, and 30–48 ms as two halves of 16 at once (docs/performance.md, seventh round).
+/// scored and back-propagated 32 sequences of 64 tokens in 43–48 ms on one thread, 55–69 ms on two
+/// intra-op threads, and 29–33 ms as two halves of 16 at once (<c>bench -- rows</c>, docs/performance.md,
+/// seventh round).
 /// Each half does exactly what it would do as a micro-batch of its own, so a split pass equals, bit
 /// for bit, the same pass run as two consecutive halves on one thread; it differs from the unsplit
 /// pass only by float rounding (a sum over the batch taken in two parts).

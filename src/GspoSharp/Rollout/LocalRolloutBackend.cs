@@ -76,11 +76,12 @@ public sealed class LocalRolloutBackend : IRolloutBackend
         if (!split) return Task.FromResult(Generate(prompts, 0, options, cancellation));
         using var noGrad = no_grad();
         using var fusion = SamplingModel.FuseProjections();   // built here once, for both halves
-        int half = prompts.Count / 2;
+        var (firstPrompts, secondPrompts) = RowSplit.Halves(prompts);
+        int half = firstPrompts.Count;
         var (first, second) = RowSplit.Run(
-            () => Generate(prompts.Take(half).ToList(), 0, options, cancellation),
-            () => Generate(prompts.Skip(half).ToList(), half, options, cancellation));
-        // The halves ran at once: the call took as long as the longer of the two.
+            () => Generate(firstPrompts, 0, options, cancellation),
+            () => Generate(secondPrompts, half, options, cancellation));
+        // The halves ran at once: each phase counts as long as the longer half's.
         return Task.FromResult(new RolloutResult(
             first.Completions.Concat(second.Completions.Select(c => c with { PromptIndex = c.PromptIndex + half })).ToList(),
             Math.Max(first.PrefillSeconds, second.PrefillSeconds), Math.Max(first.DecodeSeconds, second.DecodeSeconds)));

@@ -203,6 +203,7 @@ public sealed class GspoTrainer : IDisposable
                     if (baseReference) model.SetAdaptersEnabled(false);
                     try
                     {
+                        // A base reference means adapters, which turn the split off: a split has a reference model.
                         if (rowSplit) ScoreSplit(reference!.Model, batch, micro, refLogProbs!);
                         else
                         {
@@ -259,22 +260,29 @@ public sealed class GspoTrainer : IDisposable
                     using var microScope = NewDisposeScope();
                     var routing = config.RoutingReplay && isMoe && routingRecords.TryGetValue(micro[0], out var record)
                         ? RoutingContext.Replaying(record) : null;
-                    // Split, the halves are two micro-batches run at once: the first back-propagates into the parameters'
-                    // gradients, the second's are added after it, the order of two consecutive micro-batches.
-                    var (first, second) = rowSplit && micro.Count >= 2
-                        ? RowSplit.Run(() => UpdateRows(RowSplit.Halves(micro).First, inputs, null, accumulate: true),
-                                       () => UpdateRows(RowSplit.Halves(micro).Second, inputs, null, accumulate: false))
-                        : (UpdateRows(micro, inputs, routing, accumulate: true), null);
-                    foreach (var part in second is null ? [first] : new[] { first, second })
-                        using (part)
+                    // Split, the halves are two micro-batches run at once, summed in the order of two consecutive ones.
+                    MicroUpdate[] parts;
+                    if (rowSplit && micro.Count >= 2)
+                    {
+                        var (first, second) = SplitBackward.Halves(optimization, micro, rows => UpdateLoss(rows, inputs, null));
+                        parts = [first, second];
+                    }
+                    else parts = [SplitBackward.Whole(micro, rows => UpdateLoss(rows, inputs, routing))];
+                    try
+                    {
+                        foreach (var part in parts)
                         {
-                            if (part.Gradients is { } gradients) optimization.Accumulate(gradients);
                             if (inputs.ReuseOldLogProbs) oldLogProbs.index_copy_(0, part.Index, part.LogProbs);
                             if (firstForward is not null && firstPass) firstForward.index_copy_(0, part.Index, part.LogProbs);
                             miniLoss += part.Loss;
                             microStats.Add(part.Stats);
                             stats.Add(part.Stats, part.EntropySum, part.Tokens);
                         }
+                    }
+                    finally
+                    {
+                        foreach (var part in parts) part.Dispose();
+                    }
                 }
                 if (firstForward is not null && iteration == 0 && miniIndex == 0)
                 {
@@ -332,61 +340,53 @@ public sealed class GspoTrainer : IDisposable
     sealed record UpdateInputs(SequenceBatch Batch, Tensor TrainMask, Tensor OldLogProbs, Tensor Advantages, Tensor? RefLogProbs,
         Tensor? SamplingWeights, LossTotals Totals, PolicyObjectiveOptions Objective, bool ReuseOldLogProbs);
 
-    /// <summary>What a micro-batch's update leaves: its loss and statistics, its detached log-probs (θ_old's, in the
-    /// first mini-batch), and, unless it back-propagated into the parameters, its gradients.</summary>
-    sealed class MicroUpdate(Tensor index, Tensor logProbs, float loss, PolicyLossStats stats, double entropySum, long tokens, Tensor?[]? gradients)
-        : IDisposable
+    /// <summary>What a micro-batch's update keeps besides its gradients: its loss and statistics, and its detached
+    /// log-probs (θ_old's, in the first mini-batch).</summary>
+    sealed record MicroUpdate(Tensor Index, Tensor LogProbs, float Loss, PolicyLossStats Stats, double EntropySum, long Tokens) : IDisposable
     {
-        public Tensor Index => index;
-        public Tensor LogProbs => logProbs;
-        public float Loss => loss;
-        public PolicyLossStats Stats => stats;
-        public double EntropySum => entropySum;
-        public long Tokens => tokens;
-        public Tensor?[]? Gradients => gradients;
-
         public void Dispose()
         {
-            index.Dispose();
-            logProbs.Dispose();
-            foreach (var g in gradients ?? []) g?.Dispose();   // Accumulate released those it took; disposing twice is harmless
+            Index.Dispose();
+            LogProbs.Dispose();
         }
     }
 
-    /// <summary>
-    /// One micro-batch of the update: forward, objective over <paramref name="rows"/>, and its gradients, either
-    /// back-propagated into the parameters' (<paramref name="accumulate"/>) or returned. Runs on whichever thread
-    /// calls it; what it returns belongs to no dispose scope of that thread.
-    /// </summary>
-    MicroUpdate UpdateRows(List<int> rows, UpdateInputs inputs, RoutingContext? routing, bool accumulate)
+    /// <summary>One micro-batch's forward and objective over <paramref name="rows"/> (for <see cref="SplitBackward"/>, which
+    /// opens the dispose scope and runs the backward pass): the loss, and what the step keeps of it, detached.</summary>
+    (Tensor Loss, MicroUpdate Result) UpdateLoss(List<int> rows, UpdateInputs inputs, RoutingContext? routing)
     {
-        using var scope = NewDisposeScope();
         var model = policy.Model;
         var index = Index(rows, model.Device);
-        using var scores = CompletionScorer.Score(model, inputs.Batch, index, config.Temperature, routing);
+        var scores = CompletionScorer.Score(model, inputs.Batch, index, config.Temperature, routing);
         var mask = inputs.TrainMask.index_select(0, index);
         var logProbs = scores.LogProbs.detach();
         // In the first mini-batch these rows' log-probs are θ_old's: the same values the step would copy into the old
         // log-probs and read back, so ratios are exactly 1.
         var old = inputs.ReuseOldLogProbs ? logProbs : inputs.OldLogProbs.index_select(0, index);
-        using var loss = PolicyObjective.Compute(new PolicyBatch(scores.LogProbs, old, inputs.Advantages.index_select(0, index), mask)
+        var loss = PolicyObjective.Compute(new PolicyBatch(scores.LogProbs, old, inputs.Advantages.index_select(0, index), mask)
         {
             RefLogProbs = inputs.RefLogProbs?.index_select(0, index),
             Totals = inputs.Totals,
             SamplingWeights = inputs.SamplingWeights?.index_select(0, index),
         }, inputs.Objective);
-        Tensor?[]? gradients = null;
-        if (accumulate) loss.Loss.backward();
-        else gradients = optimization.Gradients(loss.Loss);
-        foreach (var g in gradients ?? []) g?.DetachFromDisposeScope();
-        return new MicroUpdate(index.DetachFromDisposeScope(), logProbs.DetachFromDisposeScope(), loss.Loss.item<float>(), loss.ReadMetrics(),
-            scores.Entropy.masked_select(mask).sum().item<float>(), mask.sum().item<long>(), gradients);
+        var result = new MicroUpdate(index, logProbs, loss.Loss.item<float>(), loss.ReadMetrics(),
+            scores.Entropy.masked_select(mask).sum().item<float>(), mask.sum().item<long>());
+        index.DetachFromDisposeScope();
+        logProbs.DetachFromDisposeScope();
+        return (loss.Loss, result);
     }
 
     /// <summary>Log-probs of <paramref name="rows"/> under <paramref name="scorer"/> into <paramref name="into"/>, the rows
     /// scored in two halves at once (<see cref="RowSplit"/>).</summary>
     void ScoreSplit(CausalLm scorer, SequenceBatch batch, List<int> rows, Tensor into)
     {
+        if (rows.Count < 2)   // nothing to split
+        {
+            using var index = Index(rows, scorer.Device);
+            using var whole = CompletionScorer.Score(scorer, batch, index, config.Temperature);
+            into.index_copy_(0, index, whole.LogProbs);
+            return;
+        }
         var (firstRows, secondRows) = RowSplit.Halves(rows);
         ScoredRows Score(List<int> part)
         {

@@ -101,32 +101,31 @@ public sealed class Optimization : IDisposable
 
     /// <summary>
     /// The gradients of <paramref name="loss"/> with respect to the trainable parameters, without adding them to the
-    /// parameters' own (null where the loss does not reach a parameter): for a half of a batch that runs beside
-    /// another on a second thread (<see cref="RowSplit"/>), whose gradients <see cref="Accumulate"/> adds afterwards,
-    /// so that the sum is taken in the order of two consecutive backward passes.
+    /// parameters' own: for a half of a batch that runs beside another on a second thread (<see cref="SplitBackward"/>),
+    /// whose gradients <see cref="Accumulate"/> adds afterwards, so that the sum is taken in the order of two
+    /// consecutive backward passes. They belong to no dispose scope.
     /// </summary>
-    public Tensor?[] Gradients(Tensor loss)
+    public ParameterGradients Gradients(Tensor loss)
     {
         var inputs = parameters.Cast<Tensor>().ToList();
         var grads = autograd.grad(new[] { loss }, inputs, allow_unused: true);
-        return grads.Select(g => g is null || g.IsInvalid ? null : g).ToArray();
+        // An input the loss does not reach comes back as a wrapper of no tensor.
+        return new ParameterGradients(grads.Select(g => g is null || g.IsInvalid ? null : g.DetachFromDisposeScope()).ToArray());
     }
 
     /// <summary>Adds <paramref name="gradients"/> (from <see cref="Gradients"/>) to the parameters' gradients, as a
     /// backward pass would (a parameter without one takes it), and releases them.</summary>
-    public void Accumulate(Tensor?[] gradients)
+    public void Accumulate(ParameterGradients gradients)
     {
         using var noGrad = no_grad();
-        for (int i = 0; i < parameters.Count; i++)
-        {
-            if (gradients[i] is not { } g) continue;
-            using (g)   // the parameter holds the native gradient, not this wrapper
+        using (gradients)
+            for (int i = 0; i < parameters.Count; i++)
             {
+                if (gradients.Values[i] is not { } g) continue;
                 if (parameters[i].grad is { } existing)
                     using (existing) existing.add_(g, Scalars.One);
-                else parameters[i].grad = g;
+                else parameters[i].grad = g;   // the parameter holds the native gradient; the wrapper is released below
             }
-        }
     }
 
     /// <summary>Clips the gradient norm to <paramref name="maxNorm"/> (when &gt; 0), takes a step if the
@@ -192,4 +191,17 @@ public sealed class Optimization : IDisposable
 
     /// <inheritdoc />
     public void Dispose() => optimizer.Dispose();
+}
+
+/// <summary>Gradients of the trainable parameters held apart from their own (<see cref="Optimization.Gradients"/>),
+/// null where the loss did not reach a parameter.</summary>
+public sealed class ParameterGradients(Tensor?[] values) : IDisposable
+{
+    internal Tensor?[] Values => values;
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        foreach (var g in values) g?.Dispose();
+    }
 }

@@ -39,7 +39,9 @@ public static class SupervisedFineTuning
     {
         using var optimization = new Optimization(policy.Model, options.LearningRate, options.WeightDecay, 0.9, 0.999, 1e-8,
             warmupSteps: Math.Max(1, options.Steps / 10), options.Steps, LearningRateSchedule.Cosine);
-        bool split = RowSplit.Applies(policy.Model, options.Threads);   // asked before the count is set
+        // Asked before the count is set. Gradient checkpointing's recomputation back-propagates into the parameters' own
+        // gradients, which the half that returns its gradients must not.
+        bool split = RowSplit.Applies(policy.Model, options.Threads) && !policy.Model.GradientCheckpointing;
         using var threads = IntraOpThreads.UseFor(policy.Model.Config, options.Threads);
         policy.Model.train();
         long next = options.Seed * 1_000_003L;
@@ -54,52 +56,31 @@ public static class SupervisedFineTuning
             using var batch = SequenceBatch.Build(prompts, demonstrations, policy.Model.Device);
             optimization.ZeroGrad();
             var tokens = batch.CompletionMask.sum();
-            var rowIndices = Enumerable.Range(0, (int)batch.Rows).ToList();
-            double loss;
-            if (split && rowIndices.Count >= 2)
+            var all = Enumerable.Range(0, (int)batch.Rows).ToList();
+            // −Σ log p(demonstration tokens of the rows) / (all tokens): the batch's mean, whole or in two halves at once.
+            (Tensor, PartLoss) Loss(List<int> part)
             {
-                // Two halves at once, each −Σ log p / (all tokens): the first back-propagates into the parameters'
-                // gradients, the second's are added after it.
-                var (firstRows, secondRows) = RowSplit.Halves(rowIndices);
-                var (first, second) = RowSplit.Run(() => HalfLoss(policy.Model, batch, firstRows, tokens, optimization, accumulate: true),
-                                                   () => HalfLoss(policy.Model, batch, secondRows, tokens, optimization, accumulate: false));
-                using (first)
-                using (second)
-                {
-                    optimization.Accumulate(second.Gradients!);
-                    loss = first.Loss + second.Loss;
-                }
+                var index = tensor(part.Select(r => (long)r).ToArray(), device: policy.Model.Device);
+                var scores = CompletionScorer.Score(policy.Model, batch, index, temperature: 1.0);   // released with SplitBackward's scope
+                var loss = -(scores.LogProbs.sum() / tokens);
+                return (loss, new PartLoss(loss.item<float>()));
             }
-            else loss = HalfLoss(policy.Model, batch, rowIndices, tokens, optimization, accumulate: true).Loss;
+            double loss;
+            if (split && all.Count >= 2)
+            {
+                var (first, second) = SplitBackward.Halves(optimization, all, Loss);
+                loss = first.Value + second.Value;
+            }
+            else loss = SplitBackward.Whole(all, Loss).Value;
             optimization.Step(options.MaxGradNorm);
             onStep?.Invoke(step, loss, tokens.item<long>() / watch.Elapsed.TotalSeconds);
         }
         policy.Model.eval();
     }
 
-    sealed record PartLoss(double Loss, Tensor?[]? Gradients) : IDisposable
+    /// <summary>A part's loss, read back (nothing to release).</summary>
+    sealed record PartLoss(double Value) : IDisposable
     {
-        public void Dispose()
-        {
-            foreach (var g in Gradients ?? []) g?.Dispose();
-        }
-    }
-
-    /// <summary>−Σ log p(demonstration tokens of <paramref name="rows"/>) / <paramref name="tokens"/>, back-propagated
-    /// into the parameters' gradients (<paramref name="accumulate"/>) or returned with its gradients.</summary>
-    static PartLoss HalfLoss(CausalLm model, SequenceBatch batch, List<int> rows, Tensor tokens, Optimization optimization, bool accumulate)
-    {
-        using var scope = NewDisposeScope();
-        var index = tensor(rows.Select(r => (long)r).ToArray(), device: model.Device);
-        using var scores = CompletionScorer.Score(model, batch, index, temperature: 1.0);
-        var loss = -(scores.LogProbs.sum() / tokens);
-        if (accumulate)
-        {
-            loss.backward();
-            return new PartLoss(loss.item<float>(), null);
-        }
-        var gradients = optimization.Gradients(loss);
-        foreach (var g in gradients) g?.DetachFromDisposeScope();
-        return new PartLoss(loss.item<float>(), gradients);
+        public void Dispose() { }
     }
 }

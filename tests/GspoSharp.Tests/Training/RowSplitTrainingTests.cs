@@ -37,9 +37,11 @@ public class RowSplitTrainingTests(TinyModelFixture models) : IClassFixture<Tiny
     static Dataset Arithmetic() => Dataset.FromTask(SyntheticTask.Get("arithmetic"), TaskSplit.Train, 5);
 
     [Theory]
-    [InlineData(0.0)]
-    [InlineData(0.04)]   // with a reference model, whose log-probs are split too
-    public void A_split_update_equals_its_halves_run_as_micro_batches_on_one_thread_bit_for_bit(double beta)
+    [InlineData(0.0, 1, false)]
+    [InlineData(0.04, 1, false)]   // with a reference model, whose log-probs are split too
+    [InlineData(0.0, 2, false)]    // a second pass over the batch reads the old log-probs the first mini-batch's halves wrote
+    [InlineData(0.0, 1, true)]     // the sampler's log-probs: the first forward's, for the mismatch metrics, come from the halves
+    public void A_split_update_equals_its_halves_run_as_micro_batches_on_one_thread_bit_for_bit(double beta, int iterations, bool samplerLogprobs)
     {
         using var split = LanguageModel.Load(models.Dense, chatTemplate: false);
         using var sequential = LanguageModel.Load(models.Dense, chatTemplate: false);
@@ -52,11 +54,12 @@ public class RowSplitTrainingTests(TinyModelFixture models) : IClassFixture<Tiny
         // rows on one thread (update_threads given: no split).
         var splitMetrics = new List<IReadOnlyDictionary<string, double>>();
         var sequentialMetrics = new List<IReadOnlyDictionary<string, double>>();
-        using (var trainer = new GspoTrainer(Config with { Beta = beta }, split, Arithmetic(), Rewards(), splitReference))
+        var config = Config with { Beta = beta, NumIterations = iterations, UseSamplerLogprobs = samplerLogprobs };
+        using (var trainer = new GspoTrainer(config, split, Arithmetic(), Rewards(), splitReference))
             for (int i = 0; i < Config.MaxSteps; i++) splitMetrics.Add(trainer.Step());
         Assert.True(RowSplit.Splits > before, "the update did not split");
         long afterSplit = RowSplit.Splits;
-        using (var trainer = new GspoTrainer(Config with { Beta = beta, GradientAccumulationSteps = 4, UpdateThreads = 1 }, sequential,
+        using (var trainer = new GspoTrainer(config with { GradientAccumulationSteps = 4, UpdateThreads = 1 }, sequential,
                    Arithmetic(), Rewards(), sequentialReference))
             for (int i = 0; i < Config.MaxSteps; i++) sequentialMetrics.Add(trainer.Step());
         Assert.Equal(afterSplit, RowSplit.Splits);
